@@ -18,48 +18,49 @@ struct accounts {
 
 /* Each entry migrates from version i to i+1; never edit a released one. */
 static const char *const migrations[] = {
-	"CREATE TABLE domains ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  created TEXT NOT NULL);"
-	"CREATE TABLE mailboxes ("
-	"  id TEXT PRIMARY KEY,"
-	"  public_key BLOB NOT NULL,"
-	"  sk_wrapped BLOB NOT NULL,"
-	"  dek_wrapped BLOB NOT NULL,"
-	"  quota INTEGER NOT NULL DEFAULT 0,"
-	"  bytes_used INTEGER NOT NULL DEFAULT 0,"
-	"  created TEXT NOT NULL);"
-	"CREATE TABLE aliases ("
-	"  id INTEGER PRIMARY KEY,"
-	"  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
-	"  local TEXT NOT NULL,"
-	"  enabled INTEGER NOT NULL DEFAULT 1,"
-	"  postmaster INTEGER NOT NULL DEFAULT 0,"
-	"  mailbox_id TEXT REFERENCES mailboxes(id),"
-	"  created TEXT NOT NULL,"
-	"  UNIQUE (domain_id, local));"
-	"CREATE INDEX aliases_mailbox ON aliases(mailbox_id);"
-	"CREATE TABLE alias_forwards ("
-	"  alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,"
-	"  target TEXT NOT NULL,"
-	"  PRIMARY KEY (alias_id, target));"
-	"CREATE TABLE alias_webhooks ("
-	"  alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,"
-	"  url TEXT NOT NULL,"
-	"  PRIMARY KEY (alias_id, url));"
-	"CREATE TABLE key_slots ("
-	"  id TEXT PRIMARY KEY,"
-	"  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
-	"  kind TEXT NOT NULL,"
-	"  label TEXT NOT NULL,"
-	"  created TEXT NOT NULL,"
-	"  record BLOB NOT NULL,"
-	"  UNIQUE (mailbox_id, label));"
-	"CREATE TABLE domain_admins ("
-	"  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
-	"  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
-	"  PRIMARY KEY (domain_id, mailbox_id));",
+    "CREATE TABLE domains ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created TEXT NOT NULL);"
+    "CREATE TABLE mailboxes ("
+    "  id TEXT PRIMARY KEY,"
+    "  public_key BLOB NOT NULL,"
+    "  sk_wrapped BLOB NOT NULL,"
+    "  dek_wrapped BLOB NOT NULL,"
+    "  dek_next_wrapped BLOB,"
+    "  quota INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_used INTEGER NOT NULL DEFAULT 0,"
+    "  created TEXT NOT NULL);"
+    "CREATE TABLE aliases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+    "  local TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  postmaster INTEGER NOT NULL DEFAULT 0,"
+    "  mailbox_id TEXT REFERENCES mailboxes(id),"
+    "  created TEXT NOT NULL,"
+    "  UNIQUE (domain_id, local));"
+    "CREATE INDEX aliases_mailbox ON aliases(mailbox_id);"
+    "CREATE TABLE alias_forwards ("
+    "  alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,"
+    "  target TEXT NOT NULL,"
+    "  PRIMARY KEY (alias_id, target));"
+    "CREATE TABLE alias_webhooks ("
+    "  alias_id INTEGER NOT NULL REFERENCES aliases(id) ON DELETE CASCADE,"
+    "  url TEXT NOT NULL,"
+    "  PRIMARY KEY (alias_id, url));"
+    "CREATE TABLE key_slots ("
+    "  id TEXT PRIMARY KEY,"
+    "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL,"
+    "  label TEXT NOT NULL,"
+    "  created TEXT NOT NULL,"
+    "  record BLOB NOT NULL,"
+    "  UNIQUE (mailbox_id, label));"
+    "CREATE TABLE domain_admins ("
+    "  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+    "  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (domain_id, mailbox_id));",
 };
 
 static void set_error(struct accounts *acc, const char *msg)
@@ -138,14 +139,14 @@ int accounts_open(const char *path, bool create, struct accounts **acc_r, const 
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &acc->db, flags, NULL) != SQLITE_OK) {
 		snprintf(errbuf, sizeof(errbuf), "cannot open %s: %s", path,
-			 acc->db ? sqlite3_errmsg(acc->db) : "out of memory");
+		         acc->db ? sqlite3_errmsg(acc->db) : "out of memory");
 		*error_r = errbuf;
 		accounts_close(&acc);
 		return -1;
 	}
 	sqlite3_busy_timeout(acc->db, 5000);
 	if (exec(acc, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		      "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") < 0 ||
+	              "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") < 0 ||
 	    migrate(acc) < 0) {
 		snprintf(errbuf, sizeof(errbuf), "%s: %s", path, acc->error);
 		*error_r = errbuf;
@@ -224,7 +225,7 @@ enum accounts_err accounts_domain_add(struct accounts *acc, const char *domain)
 	if (err != ACCOUNTS_OK)
 		return err;
 	st = prepare(acc, "INSERT INTO aliases(domain_id, local, postmaster, created) "
-			  "VALUES (?, 'postmaster', 1, ?)");
+	                  "VALUES (?, 'postmaster', 1, ?)");
 	sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(acc->db));
 	sqlite3_bind_text(st, 2, created, -1, SQLITE_TRANSIENT);
 	return step_done(acc, st);
@@ -238,14 +239,14 @@ enum accounts_err accounts_domain_remove(struct accounts *acc, const char *domai
 		return ACCOUNTS_ERR_NOT_FOUND;
 	}
 	sqlite3_stmt *st = prepare(acc, "SELECT count(*) FROM aliases WHERE domain_id=? AND "
-					"(postmaster=0 OR mailbox_id IS NOT NULL)");
+	                                "(postmaster=0 OR mailbox_id IS NOT NULL)");
 	sqlite3_bind_int64(st, 1, id);
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	if (n > 0) {
 		snprintf(acc->error, sizeof(acc->error),
-			 "domain still has %lld alias%s; remove them first", (long long)n,
-			 n == 1 ? "" : "es");
+		         "domain still has %lld alias%s; remove them first", (long long)n,
+		         n == 1 ? "" : "es");
 		return ACCOUNTS_ERR_REFUSED;
 	}
 	st = prepare(acc, "DELETE FROM domains WHERE id=?");
@@ -276,6 +277,7 @@ void accounts_mailbox_deinit(struct accounts_mailbox *mb)
 {
 	sp_buf_deinit(&mb->sk_wrapped);
 	sp_buf_deinit(&mb->dek_wrapped);
+	sp_buf_deinit(&mb->dek_next_wrapped);
 }
 
 enum accounts_err accounts_mailbox_add(struct accounts *acc, const struct accounts_mailbox *mb)
@@ -283,7 +285,7 @@ enum accounts_err accounts_mailbox_add(struct accounts *acc, const struct accoun
 	char created[32];
 	now_iso(created);
 	sqlite3_stmt *st = prepare(acc, "INSERT INTO mailboxes(id, public_key, sk_wrapped, "
-					"dek_wrapped, quota, created) VALUES (?, ?, ?, ?, ?, ?)");
+	                                "dek_wrapped, quota, created) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(st, 1, mb->id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, 2, mb->public_key, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, 3, mb->sk_wrapped.data, (int)mb->sk_wrapped.len, SQLITE_TRANSIENT);
@@ -300,10 +302,10 @@ static void column_buf(sqlite3_stmt *st, int col, struct sp_buf *out)
 }
 
 enum accounts_err accounts_mailbox_get(struct accounts *acc, const char *id,
-				       struct accounts_mailbox *mb)
+                                       struct accounts_mailbox *mb)
 {
 	sqlite3_stmt *st = prepare(acc, "SELECT public_key, sk_wrapped, dek_wrapped, quota, "
-					"bytes_used FROM mailboxes WHERE id=?");
+	                                "bytes_used, dek_next_wrapped FROM mailboxes WHERE id=?");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	enum accounts_err err = ACCOUNTS_ERR_NOT_FOUND;
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
@@ -313,6 +315,7 @@ enum accounts_err accounts_mailbox_get(struct accounts *acc, const char *id,
 		column_buf(st, 2, &mb->dek_wrapped);
 		mb->quota = (uint64_t)sqlite3_column_int64(st, 3);
 		mb->bytes_used = (uint64_t)sqlite3_column_int64(st, 4);
+		column_buf(st, 5, &mb->dek_next_wrapped);
 		err = ACCOUNTS_OK;
 	} else {
 		set_error(acc, "unknown mailbox");
@@ -321,10 +324,21 @@ enum accounts_err accounts_mailbox_get(struct accounts *acc, const char *id,
 	return err;
 }
 
-enum accounts_err accounts_mailbox_set_dek(struct accounts *acc, const char *id,
-					   const uint8_t *dek_wrapped, size_t len)
+enum accounts_err accounts_mailbox_set_dek_next(struct accounts *acc, const char *id,
+                                                const uint8_t *dek_wrapped, size_t len)
 {
-	sqlite3_stmt *st = prepare(acc, "UPDATE mailboxes SET dek_wrapped=? WHERE id=?");
+	sqlite3_stmt *st = prepare(acc, "UPDATE mailboxes SET dek_next_wrapped=? WHERE id=?");
+	if (dek_wrapped != NULL)
+		sqlite3_bind_blob(st, 1, dek_wrapped, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+	return step_done(acc, st);
+}
+
+enum accounts_err accounts_mailbox_set_dek(struct accounts *acc, const char *id,
+                                           const uint8_t *dek_wrapped, size_t len)
+{
+	sqlite3_stmt *st = prepare(acc, "UPDATE mailboxes SET dek_wrapped=?, dek_next_wrapped=NULL "
+	                                "WHERE id=?");
 	sqlite3_bind_blob(st, 1, dek_wrapped, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
 	enum accounts_err err = step_done(acc, st);
@@ -336,7 +350,7 @@ enum accounts_err accounts_mailbox_set_dek(struct accounts *acc, const char *id,
 }
 
 enum accounts_err accounts_mailbox_set_usage(struct accounts *acc, const char *id,
-					     uint64_t bytes_used)
+                                             uint64_t bytes_used)
 {
 	sqlite3_stmt *st = prepare(acc, "UPDATE mailboxes SET bytes_used=? WHERE id=?");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)bytes_used);
@@ -345,9 +359,9 @@ enum accounts_err accounts_mailbox_set_usage(struct accounts *acc, const char *i
 }
 
 enum accounts_err accounts_alias_add(struct accounts *acc, const struct address *addr,
-				     const char *mailbox_id, const char *const *forwards,
-				     size_t n_forwards, const char *const *webhooks,
-				     size_t n_webhooks)
+                                     const char *mailbox_id, const char *const *forwards,
+                                     size_t n_forwards, const char *const *webhooks,
+                                     size_t n_webhooks)
 {
 	char created[32];
 	now_iso(created);
@@ -360,13 +374,13 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 	/* The postmaster alias exists from the start; giving it a mailbox or
 	 * forwards turns the placeholder into a real alias. */
 	sqlite3_stmt *st = prepare(acc, "SELECT id, postmaster, mailbox_id IS NOT NULL, "
-					"(SELECT count(*) FROM alias_forwards WHERE alias_id=a.id) "
-					"FROM aliases a WHERE domain_id=? AND local=?");
+	                                "(SELECT count(*) FROM alias_forwards WHERE alias_id=a.id) "
+	                                "FROM aliases a WHERE domain_id=? AND local=?");
 	sqlite3_bind_int64(st, 1, did);
 	sqlite3_bind_text(st, 2, addr->local, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		bool placeholder = sqlite3_column_int(st, 1) && !sqlite3_column_int(st, 2) &&
-				   sqlite3_column_int(st, 3) == 0;
+		                   sqlite3_column_int(st, 3) == 0;
 		alias_id = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 		if (!placeholder) {
@@ -380,7 +394,7 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 	} else {
 		sqlite3_finalize(st);
 		st = prepare(acc, "INSERT INTO aliases(domain_id, local, mailbox_id, created) "
-				  "VALUES (?, ?, ?, ?)");
+		                  "VALUES (?, ?, ?, ?)");
 		sqlite3_bind_int64(st, 1, did);
 		sqlite3_bind_text(st, 2, addr->local, -1, SQLITE_TRANSIENT);
 		if (mailbox_id != NULL)
@@ -394,13 +408,15 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 	if (alias_id < 0)
 		alias_id = sqlite3_last_insert_rowid(acc->db);
 	for (size_t i = 0; i < n_forwards && err == ACCOUNTS_OK; i++) {
-		st = prepare(acc, "INSERT OR IGNORE INTO alias_forwards(alias_id, target) VALUES (?, ?)");
+		st = prepare(
+		    acc, "INSERT OR IGNORE INTO alias_forwards(alias_id, target) VALUES (?, ?)");
 		sqlite3_bind_int64(st, 1, alias_id);
 		sqlite3_bind_text(st, 2, forwards[i], -1, SQLITE_TRANSIENT);
 		err = step_done(acc, st);
 	}
 	for (size_t i = 0; i < n_webhooks && err == ACCOUNTS_OK; i++) {
-		st = prepare(acc, "INSERT OR IGNORE INTO alias_webhooks(alias_id, url) VALUES (?, ?)");
+		st = prepare(acc,
+		             "INSERT OR IGNORE INTO alias_webhooks(alias_id, url) VALUES (?, ?)");
 		sqlite3_bind_int64(st, 1, alias_id);
 		sqlite3_bind_text(st, 2, webhooks[i], -1, SQLITE_TRANSIENT);
 		err = step_done(acc, st);
@@ -409,12 +425,12 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 }
 
 static const char alias_select[] =
-	"SELECT a.id, a.local || '@' || d.name, a.enabled, a.postmaster, "
-	"coalesce(a.mailbox_id, ''), coalesce(m.quota, 0), "
-	"(SELECT count(*) FROM alias_forwards WHERE alias_id=a.id), "
-	"(SELECT count(*) FROM alias_webhooks WHERE alias_id=a.id) "
-	"FROM aliases a JOIN domains d ON d.id=a.domain_id "
-	"LEFT JOIN mailboxes m ON m.id=a.mailbox_id ";
+    "SELECT a.id, a.local || '@' || d.name, a.enabled, a.postmaster, "
+    "coalesce(a.mailbox_id, ''), coalesce(m.quota, 0), "
+    "(SELECT count(*) FROM alias_forwards WHERE alias_id=a.id), "
+    "(SELECT count(*) FROM alias_webhooks WHERE alias_id=a.id) "
+    "FROM aliases a JOIN domains d ON d.id=a.domain_id "
+    "LEFT JOIN mailboxes m ON m.id=a.mailbox_id ";
 
 static void alias_from_row(sqlite3_stmt *st, struct accounts_alias *a)
 {
@@ -430,7 +446,7 @@ static void alias_from_row(sqlite3_stmt *st, struct accounts_alias *a)
 }
 
 static enum accounts_err alias_lookup(struct accounts *acc, const char *local, const char *domain,
-				      struct accounts_alias *a)
+                                      struct accounts_alias *a)
 {
 	struct sp_buf sql = SP_BUF_INIT;
 	sp_buf_printf(&sql, "%s WHERE d.name=? AND a.local=?", alias_select);
@@ -448,7 +464,7 @@ static enum accounts_err alias_lookup(struct accounts *acc, const char *local, c
 }
 
 enum accounts_err accounts_resolve(struct accounts *acc, const struct address *addr,
-				   struct accounts_alias *a)
+                                   struct accounts_alias *a)
 {
 	enum accounts_err err = ACCOUNTS_ERR_NOT_FOUND;
 	if (addr->tag[0] != '\0') {
@@ -470,13 +486,13 @@ enum accounts_err accounts_resolve(struct accounts *acc, const struct address *a
 		 * administrator gives it a mailbox, the domain's oldest
 		 * mailbox receives its mail. */
 		sqlite3_stmt *st = prepare(acc, "SELECT a.mailbox_id, m.quota FROM aliases a "
-						"JOIN domains d ON d.id=a.domain_id "
-						"JOIN mailboxes m ON m.id=a.mailbox_id "
-						"WHERE d.name=? ORDER BY a.id LIMIT 1");
+		                                "JOIN domains d ON d.id=a.domain_id "
+		                                "JOIN mailboxes m ON m.id=a.mailbox_id "
+		                                "WHERE d.name=? ORDER BY a.id LIMIT 1");
 		sqlite3_bind_text(st, 1, addr->domain, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			sp_strlcpy(a->mailbox_id, (const char *)sqlite3_column_text(st, 0),
-				   sizeof(a->mailbox_id));
+			           sizeof(a->mailbox_id));
 			a->quota = (uint64_t)sqlite3_column_int64(st, 1);
 		}
 		sqlite3_finalize(st);
@@ -485,7 +501,7 @@ enum accounts_err accounts_resolve(struct accounts *acc, const struct address *a
 }
 
 enum accounts_err accounts_alias_remove(struct accounts *acc, const struct address *addr,
-					char orphan_r[ACCOUNTS_MAILBOX_ID_LEN + 1])
+                                        char orphan_r[ACCOUNTS_MAILBOX_ID_LEN + 1])
 {
 	struct accounts_alias a;
 	orphan_r[0] = '\0';
@@ -525,7 +541,7 @@ enum accounts_err accounts_alias_remove(struct accounts *acc, const struct addre
 }
 
 enum accounts_err accounts_alias_set_enabled(struct accounts *acc, const struct address *addr,
-					     bool enabled)
+                                             bool enabled)
 {
 	struct accounts_alias a;
 	if (alias_lookup(acc, addr->local, addr->domain, &a) != ACCOUNTS_OK) {
@@ -542,7 +558,7 @@ int accounts_alias_list(struct accounts *acc, const char *domain, struct sp_buf 
 {
 	struct sp_buf sql = SP_BUF_INIT;
 	sp_buf_printf(&sql, "%s WHERE (?1 IS NULL OR d.name=?1) ORDER BY d.name, a.local",
-		      alias_select);
+	              alias_select);
 	sqlite3_stmt *st = prepare(acc, sp_buf_cstr(&sql));
 	sp_buf_deinit(&sql);
 	if (domain != NULL)
@@ -551,11 +567,11 @@ int accounts_alias_list(struct accounts *acc, const char *domain, struct sp_buf 
 		struct accounts_alias a;
 		alias_from_row(st, &a);
 		sp_buf_printf(out, "%s\t%s\t%s\t%u forward%s\n", a.address,
-			      a.mailbox_id[0] ? "mailbox"
-			      : a.postmaster  ? "postmaster"
-					      : "forward-only",
-			      a.enabled ? "enabled" : "disabled", a.forwards,
-			      a.forwards == 1 ? "" : "s");
+		              a.mailbox_id[0] ? "mailbox"
+		              : a.postmaster  ? "postmaster"
+		                              : "forward-only",
+		              a.enabled ? "enabled" : "disabled", a.forwards,
+		              a.forwards == 1 ? "" : "s");
 	}
 	sqlite3_finalize(st);
 	return 0;
@@ -572,7 +588,7 @@ enum accounts_err accounts_slot_add(struct accounts *acc, const struct accounts_
 	char created[32];
 	now_iso(created);
 	sqlite3_stmt *st = prepare(acc, "INSERT INTO key_slots(id, mailbox_id, kind, label, "
-					"created, record) VALUES (?, ?, ?, ?, ?, ?)");
+	                                "created, record) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(st, 1, slot->id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, slot->mailbox_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, slot->kind, -1, SQLITE_TRANSIENT);
@@ -596,10 +612,10 @@ static void slot_from_row(sqlite3_stmt *st, struct accounts_slot *s)
 }
 
 enum accounts_err accounts_slot_get(struct accounts *acc, const char *mailbox_id,
-				    const char *slot_id, struct accounts_slot *slot_r)
+                                    const char *slot_id, struct accounts_slot *slot_r)
 {
 	sqlite3_stmt *st = prepare(acc, "SELECT id, mailbox_id, kind, label, created, record "
-					"FROM key_slots WHERE mailbox_id=? AND id=?");
+	                                "FROM key_slots WHERE mailbox_id=? AND id=?");
 	sqlite3_bind_text(st, 1, mailbox_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, slot_id, -1, SQLITE_TRANSIENT);
 	enum accounts_err err = ACCOUNTS_ERR_NOT_FOUND;
@@ -612,10 +628,10 @@ enum accounts_err accounts_slot_get(struct accounts *acc, const char *mailbox_id
 }
 
 int accounts_slot_foreach(struct accounts *acc, const char *mailbox_id,
-			  int (*fn)(const struct accounts_slot *slot, void *ctx), void *ctx)
+                          int (*fn)(const struct accounts_slot *slot, void *ctx), void *ctx)
 {
 	sqlite3_stmt *st = prepare(acc, "SELECT id, mailbox_id, kind, label, created, record "
-					"FROM key_slots WHERE mailbox_id=? ORDER BY created, id");
+	                                "FROM key_slots WHERE mailbox_id=? ORDER BY created, id");
 	sqlite3_bind_text(st, 1, mailbox_id, -1, SQLITE_TRANSIENT);
 	int ret = 0;
 	struct accounts_slot slot;
@@ -630,8 +646,8 @@ int accounts_slot_foreach(struct accounts *acc, const char *mailbox_id,
 }
 
 enum accounts_err accounts_slot_remove_label(struct accounts *acc, const char *mailbox_id,
-					     const char *label,
-					     char slot_id_r[ACCOUNTS_SLOT_ID_LEN + 1])
+                                             const char *label,
+                                             char slot_id_r[ACCOUNTS_SLOT_ID_LEN + 1])
 {
 	sqlite3_stmt *st = prepare(acc, "SELECT id FROM key_slots WHERE mailbox_id=? AND label=?");
 	sqlite3_bind_text(st, 1, mailbox_id, -1, SQLITE_TRANSIENT);

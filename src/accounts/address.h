@@ -8,14 +8,14 @@
 
 #include "lib/sp_mem.h"
 
-#define ADDRESS_MAX_LEN 254   /* RFC 5321 §4.5.3.1.3 path minus the brackets */
-#define ADDRESS_LOCAL_MAX 64  /* RFC 5321 §4.5.3.1.1 */
+#define ADDRESS_MAX_LEN 254  /* RFC 5321 §4.5.3.1.3 path minus the brackets */
+#define ADDRESS_LOCAL_MAX 64 /* RFC 5321 §4.5.3.1.1 */
 #define ADDRESS_DOMAIN_MAX 253
 
 struct address {
-	char local[ADDRESS_LOCAL_MAX + 1];     /* folded, without the +tag */
-	char tag[ADDRESS_LOCAL_MAX + 1];       /* "" when none */
-	char domain[ADDRESS_DOMAIN_MAX + 1];   /* A-label form, lowercase */
+	char local[ADDRESS_LOCAL_MAX + 1];   /* folded, without the +tag */
+	char tag[ADDRESS_LOCAL_MAX + 1];     /* "" when none */
+	char domain[ADDRESS_DOMAIN_MAX + 1]; /* A-label form, lowercase */
 };
 
 /* Canonicalises a domain name (U-labels or A-labels) into out (at least

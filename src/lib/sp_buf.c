@@ -48,6 +48,7 @@ void sp_buf_reserve(struct sp_buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = sp_realloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0';
 }
 
 void sp_buf_append(struct sp_buf *b, const void *data, size_t len)

@@ -24,7 +24,10 @@ struct sp_buf {
 	size_t cap;
 };
 
-#define SP_BUF_INIT {NULL, 0, 0}
+#define SP_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void sp_buf_init(struct sp_buf *b);
 /* Frees the memory; the buffer may be reused after sp_buf_init. */

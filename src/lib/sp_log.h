@@ -21,7 +21,7 @@ int sp_log_open(const char *path);
 
 /* Writes "TIME level=L mod=MODULE " followed by the formatted key=value text. */
 void sp_log_write(enum sp_log_level level, const char *module, const char *fmt, ...)
-	SP_PRINTF(3, 4);
+    SP_PRINTF(3, 4);
 
 #define sp_log_debug(mod, ...) sp_log_write(SP_LOG_DEBUG, mod, __VA_ARGS__)
 #define sp_log_info(mod, ...) sp_log_write(SP_LOG_INFO, mod, __VA_ARGS__)

@@ -105,7 +105,7 @@ int sp_hex_decode(const char *in, uint8_t *out, size_t len)
 }
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int b64_value(uint8_t c)
 {
@@ -129,13 +129,13 @@ void sp_base64_encode(const uint8_t *in, size_t len, struct sp_buf *out)
 	for (; i + 3 <= len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 		char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-			     b64_alphabet[(v >> 6) & 63], b64_alphabet[v & 63]};
+		             b64_alphabet[(v >> 6) & 63], b64_alphabet[v & 63]};
 		sp_buf_append(out, q, 4);
 	}
 	if (i < len) {
 		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
 		char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-			     i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=', '='};
+		             i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=', '='};
 		sp_buf_append(out, q, 4);
 	}
 }

@@ -18,7 +18,7 @@ extern const char *sp_test_current;
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
 			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
-				sp_test_current, #cond);                                           \
+			        sp_test_current, #cond);                                           \
 			sp_test_checks_failed++;                                                   \
 		}                                                                                  \
 	} while (0)
@@ -28,7 +28,7 @@ extern const char *sp_test_current;
 		long long a_ = (long long)(a), b_ = (long long)(b);                                \
 		if (a_ != b_) {                                                                    \
 			fprintf(stderr, "%s:%d: %s: %s == %lld, expected %s == %lld\n", __FILE__,  \
-				__LINE__, sp_test_current, #a, a_, #b, b_);                        \
+			        __LINE__, sp_test_current, #a, a_, #b, b_);                        \
 			sp_test_checks_failed++;                                                   \
 		}                                                                                  \
 	} while (0)
@@ -38,8 +38,8 @@ extern const char *sp_test_current;
 		const char *a_ = (a), *b_ = (b);                                                   \
 		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                             \
 			fprintf(stderr, "%s:%d: %s: %s\n  got:      \"%s\"\n  expected: \"%s\"\n", \
-				__FILE__, __LINE__, sp_test_current, #a, a_ ? a_ : "(null)",       \
-				b_ ? b_ : "(null)");                                               \
+			        __FILE__, __LINE__, sp_test_current, #a, a_ ? a_ : "(null)",       \
+			        b_ ? b_ : "(null)");                                               \
 			sp_test_checks_failed++;                                                   \
 		}                                                                                  \
 	} while (0)

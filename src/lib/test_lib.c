@@ -12,19 +12,19 @@ static void test_sizes(void)
 		int rc;
 		uint64_t value;
 	} cases[] = {
-		{.in = "0", .rc = 0, .value = 0},
-		{.in = "20K", .rc = 0, .value = 20480},
-		{.in = "20k", .rc = 0, .value = 20480},
-		{.in = "3M", .rc = 0, .value = 3 * 1024 * 1024},
-		{.in = "1G", .rc = 0, .value = 1024ULL * 1024 * 1024},
-		{.in = "123", .rc = 0, .value = 123},
-		{.in = "", .rc = -1},
-		{.in = "K", .rc = -1},
-		{.in = "-5", .rc = -1},
-		{.in = "5T", .rc = -1},
-		{.in = " 5", .rc = -1},
-		{.in = "99999999999999999999", .rc = -1},
-		{.in = "17179869184G", .rc = -1},
+	    {.in = "0", .rc = 0, .value = 0},
+	    {.in = "20K", .rc = 0, .value = 20480},
+	    {.in = "20k", .rc = 0, .value = 20480},
+	    {.in = "3M", .rc = 0, .value = 3 * 1024 * 1024},
+	    {.in = "1G", .rc = 0, .value = 1024ULL * 1024 * 1024},
+	    {.in = "123", .rc = 0, .value = 123},
+	    {.in = "", .rc = -1},
+	    {.in = "K", .rc = -1},
+	    {.in = "-5", .rc = -1},
+	    {.in = "5T", .rc = -1},
+	    {.in = " 5", .rc = -1},
+	    {.in = "99999999999999999999", .rc = -1},
+	    {.in = "17179869184G", .rc = -1},
 	};
 	for (size_t i = 0; i < SP_N_ELEMENTS(cases); i++) {
 		uint64_t v = 0;
@@ -68,7 +68,7 @@ static void test_hex_base64(void)
 	static const struct {
 		const char *plain, *b64;
 	} cases[] = {
-		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"},
+	    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"},
 	};
 	for (size_t i = 0; i < SP_N_ELEMENTS(cases); i++) {
 		struct sp_buf e = SP_BUF_INIT, d = SP_BUF_INIT;

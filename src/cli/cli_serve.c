@@ -1,0 +1,422 @@
+/* `sealpost serve`: the data directory lock, the control socket, TLS,
+ * signals (SIGHUP reloads the config's certificates and reopens the log;
+ * SIGTERM/SIGINT stop accepting, let work in flight finish within the
+ * configured grace and wipe keys), and detaching unless --foreground. */
+#include "cli/cli.h"
+#include "lib/sp_log.h"
+#include "lib/sp_str.h"
+#include "net/sp_loop.h"
+#include "net/sp_process.h"
+#include "net/sp_server.h"
+#include "net/sp_tls.h"
+#include "net/sp_workers.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct server {
+	struct config *cfg;
+	struct sp_loop *loop;
+	struct sp_workers *workers;
+	struct sp_work_queue *admin_queue;
+	struct sp_tls *tls;
+	struct sp_server *net;
+	int control_fd;
+	struct event *control_ev;
+	char *control_path;
+	char *log_path; /* NULL when logging to stderr */
+	bool stopping;
+};
+
+static void tls_config_from(const struct config *cfg, struct sp_tls_config *tc,
+                            struct sp_tls_cert *domains, char **paths)
+{
+	/* paths holds 2 + 2 * n_sni strings the caller frees. */
+	paths[0] = config_path(cfg, cfg->tls_cert);
+	paths[1] = config_path(cfg, cfg->tls_key);
+	memset(tc, 0, sizeof(*tc));
+	tc->default_cert.cert_path = paths[0];
+	tc->default_cert.key_path = paths[1];
+	for (size_t i = 0; i < cfg->n_sni; i++) {
+		paths[2 + 2 * i] = config_path(cfg, cfg->sni[i].cert);
+		paths[3 + 2 * i] = config_path(cfg, cfg->sni[i].key);
+		domains[i].domain = cfg->sni[i].domain;
+		domains[i].cert_path = paths[2 + 2 * i];
+		domains[i].key_path = paths[3 + 2 * i];
+	}
+	tc->domains = domains;
+	tc->n_domains = cfg->n_sni;
+}
+
+/* Loads (or reloads) the certificates named by cfg. */
+static int server_tls_load(struct server *srv, const struct config *cfg, const char **error_r)
+{
+	struct sp_tls_config tc;
+	struct sp_tls_cert *domains = sp_calloc(cfg->n_sni + 1, sizeof(*domains));
+	char **paths = sp_calloc(2 + 2 * cfg->n_sni, sizeof(char *));
+	tls_config_from(cfg, &tc, domains, paths);
+	int rc;
+	if (srv->tls == NULL) {
+		srv->tls = sp_tls_new(&tc, error_r);
+		rc = srv->tls != NULL ? 0 : -1;
+	} else {
+		rc = sp_tls_reload(srv->tls, &tc, error_r);
+	}
+	for (size_t i = 0; i < 2 + 2 * cfg->n_sni; i++)
+		free(paths[i]);
+	free(paths);
+	free(domains);
+	return rc;
+}
+
+/* Hooks that let administrative commands reach live sessions. No protocol
+ * holds sessions in this release yet; the IMAP server will register its
+ * session table here. */
+static void hook_slot_revoked(const char *mailbox_id, const char *slot_id)
+{
+	sp_log_info("serve", "event=slot_revoked slot=%s", slot_id);
+}
+
+static void hook_mailbox_closed(const char *mailbox_id)
+{
+	sp_log_info("serve", "event=mailbox_closed mailbox=%s", mailbox_id);
+}
+
+static const struct cli_hooks server_hooks = {
+    .slot_revoked = hook_slot_revoked,
+    .mailbox_closed = hook_mailbox_closed,
+};
+
+struct control_job {
+	struct server *srv;
+	int fd;
+};
+
+static void control_work(void *ctx)
+{
+	struct control_job *job = ctx;
+	/* A stuck client must not hold an admin worker forever. */
+	struct timeval tv = {.tv_sec = 30};
+	setsockopt(job->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(job->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	cli_control_serve_fd(job->fd, job->srv->cfg, &server_hooks);
+}
+
+static void control_done(void *ctx, void *owner, enum sp_work_status status)
+{
+	struct control_job *job = ctx;
+	close(job->fd);
+	free(job);
+}
+
+static void control_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *srv = arg;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct control_job *job = sp_malloc(sizeof(*job));
+	job->srv = srv;
+	job->fd = fd;
+	if (sp_workers_submit(srv->workers, srv->admin_queue, control_work, control_done, job, 0) <
+	    0) {
+		close(fd);
+		free(job);
+	}
+}
+
+static int control_listen(struct server *srv, struct sp_buf *err)
+{
+	srv->control_path = cli_control_path(srv->cfg->data_dir);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (sp_strlcpy(sun.sun_path, srv->control_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		sp_buf_printf(err, "control socket path too long: %s", srv->control_path);
+		return -1;
+	}
+	char *run_dir = config_path(srv->cfg, "run");
+	mkdir(run_dir, 0755);
+	free(run_dir);
+	/* We hold the data directory lock, so a socket file left here is a
+	 * dead server's. */
+	unlink(srv->control_path);
+	srv->control_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	mode_t old = umask(0177);
+	int rc = bind(srv->control_fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(srv->control_fd, 16) < 0) {
+		sp_buf_printf(err, "cannot listen on %s: %s", srv->control_path, strerror(errno));
+		return -1;
+	}
+	srv->control_ev = event_new(sp_loop_base(srv->loop), srv->control_fd, EV_READ | EV_PERSIST,
+	                            control_accept, srv);
+	event_add(srv->control_ev, NULL);
+	return 0;
+}
+
+static void on_sighup(void *ctx, int signo)
+{
+	struct server *srv = ctx;
+	struct sp_buf err = SP_BUF_INIT;
+	struct config fresh;
+	if (srv->log_path != NULL && sp_log_open(srv->log_path) < 0)
+		sp_log_error("serve", "event=log_reopen_failed");
+	/* The certificate paths may have changed in the file too. */
+	if (config_load(&fresh, srv->cfg->data_dir, &err) < 0) {
+		sp_log_error("serve", "event=reload_failed error=\"%s\"", sp_buf_cstr(&err));
+		sp_buf_deinit(&err);
+		return;
+	}
+	const char *error;
+	if (server_tls_load(srv, &fresh, &error) < 0)
+		sp_log_error("serve", "event=reload_failed error=\"%s\"", error);
+	else
+		sp_log_info("serve", "event=reloaded");
+	config_free(&fresh);
+	sp_buf_deinit(&err);
+}
+
+static void shutdown_done(void *ctx)
+{
+	struct server *srv = ctx;
+	sp_loop_stop(srv->loop);
+}
+
+static void on_sigterm(void *ctx, int signo)
+{
+	struct server *srv = ctx;
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	sp_log_info("serve", "event=stopping signal=%d", signo);
+	if (srv->control_ev != NULL)
+		event_del(srv->control_ev);
+	/* Stop accepting, let commands in flight finish within the grace,
+	 * then close the rest; sessions wipe their keys as they close. */
+	sp_server_shutdown(srv->net, srv->cfg->shutdown_grace * 1000, shutdown_done, srv);
+}
+
+/* Detaches: the parent waits on a pipe until the child reports that it is
+ * listening (or why it could not), so `serve` fails loudly at start. */
+static int daemonize(int *notify_fd_r)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(pipefd[1]);
+		char buf[1024];
+		ssize_t n, total = 0;
+		while ((n = read(pipefd[0], buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
+			total += n;
+		buf[total] = '\0';
+		if (total > 0 && buf[0] == '+') {
+			fputs(buf + 1, stdout);
+			fflush(stdout);
+			_exit(CLI_OK);
+		}
+		fputs(total > 0 ? buf + 1 : "sealpost: the server exited during start-up\n",
+		      stderr);
+		fflush(stderr);
+		_exit(CLI_FAIL);
+	}
+	close(pipefd[0]);
+	setsid();
+	if (chdir("/") < 0)
+		_exit(CLI_FAIL);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		/* The log is its own file by now: keep no terminal or pipe
+		 * of the caller's open. */
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	*notify_fd_r = pipefd[1];
+	return 0;
+}
+
+static void notify_parent(int fd, char status, const char *text)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, &status, 1) != 1 || write(fd, text, strlen(text)) < 0)
+		sp_log_warn("serve", "event=notify_parent_failed");
+	close(fd);
+}
+
+int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
+{
+	bool foreground = false;
+	struct config *cfg = ctx->cfg;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--foreground") == 0) {
+			foreground = true;
+			continue;
+		}
+		const char *eq = strchr(argv[i], '=');
+		if (strncmp(argv[i], "--", 2) == 0 && eq != NULL) {
+			char role[32];
+			size_t n = (size_t)(eq - argv[i] - 2);
+			if (n < sizeof(role)) {
+				memcpy(role, argv[i] + 2, n);
+				role[n] = '\0';
+				if (config_set_listen(cfg, role, eq + 1) == 0)
+					continue;
+			}
+		}
+		return cli_fail(ctx, CLI_USAGE, "unknown option %s", argv[i]);
+	}
+	if (config_check_roles(cfg, &ctx->err) < 0) {
+		sp_buf_append_str(&ctx->err, "\n");
+		return CLI_FAIL;
+	}
+	char *accounts_path = config_path(cfg, "accounts.db");
+	bool initialised = access(accounts_path, F_OK) == 0;
+	free(accounts_path);
+	if (!initialised)
+		return cli_fail(ctx, CLI_FAIL, "%s is not initialised; run `sealpost init` first",
+		                ctx->data_dir);
+
+	struct sp_buf err = SP_BUF_INIT;
+	int lock = -1;
+	/* A CLI command may hold the lock for a moment; another server holds
+	 * it for good. */
+	for (int attempt = 0; attempt < 100 && lock < 0; attempt++) {
+		lock = cli_lock_data_dir(ctx->data_dir, false, &err);
+		if (lock < 0 && err.len > 0)
+			break;
+		if (lock < 0)
+			usleep(100 * 1000);
+	}
+	if (lock < 0) {
+		int rc =
+		    cli_fail(ctx, CLI_FAIL, "%s",
+		             err.len ? sp_buf_cstr(&err)
+		                     : "another sealpost server is running on this data directory");
+		sp_buf_deinit(&err);
+		return rc;
+	}
+
+	struct server srv;
+	memset(&srv, 0, sizeof(srv));
+	srv.cfg = cfg;
+	srv.control_fd = -1;
+	int notify_fd = -1;
+	if (!foreground) {
+		srv.log_path = config_path(cfg, cfg->log_file[0] ? cfg->log_file : "sealpost.log");
+		if (sp_log_open(srv.log_path) < 0) {
+			close(lock);
+			free(srv.log_path);
+			return cli_fail(ctx, CLI_FAIL, "cannot open log file");
+		}
+		if (daemonize(&notify_fd) < 0) {
+			close(lock);
+			return cli_fail(ctx, CLI_FAIL, "cannot detach: %s", strerror(errno));
+		}
+	} else if (cfg->log_file[0] != '\0') {
+		srv.log_path = config_path(cfg, cfg->log_file);
+		sp_log_open(srv.log_path);
+	}
+	sp_log_set_level(strcmp(cfg->log_level, "debug") == 0   ? SP_LOG_DEBUG
+	                 : strcmp(cfg->log_level, "warn") == 0  ? SP_LOG_WARN
+	                 : strcmp(cfg->log_level, "error") == 0 ? SP_LOG_ERROR
+	                                                        : SP_LOG_INFO);
+	const char *harden_error;
+	if (sp_process_harden(&harden_error) < 0)
+		sp_log_warn("serve", "event=harden_failed error=\"%s\"", harden_error);
+
+	int rc = CLI_FAIL;
+	const char *error = NULL;
+	srv.loop = sp_loop_new(&error);
+	if (srv.loop == NULL) {
+		sp_buf_printf(&err, "sealpost: %s\n", error);
+		goto out;
+	}
+	srv.workers = sp_workers_new(srv.loop, cfg->workers, &error);
+	if (srv.workers == NULL) {
+		sp_buf_printf(&err, "sealpost: %s\n", error);
+		goto out;
+	}
+	srv.admin_queue = sp_workers_queue_add(srv.workers, "admin", 1, 16);
+	srv.net = sp_server_new(srv.loop, &(struct sp_server_config){
+	                                      .max_connections = (unsigned)cfg->max_connections,
+	                                      .max_per_ip = (unsigned)cfg->max_connections_per_ip,
+	                                      .limit_loopback = !cfg->loopback_exempt,
+	                                      .loopback_insecure = !cfg->loopback_plaintext,
+	                                  });
+	if (server_tls_load(&srv, cfg, &error) < 0) {
+		sp_buf_printf(&err, "sealpost: %s\n", error);
+		goto out;
+	}
+	if (control_listen(&srv, &err) < 0) {
+		sp_buf_append_str(&err, "\n");
+		goto out;
+	}
+	if (sp_loop_on_signal(srv.loop, SIGHUP, on_sighup, &srv, &error) < 0 ||
+	    sp_loop_on_signal(srv.loop, SIGTERM, on_sigterm, &srv, &error) < 0 ||
+	    sp_loop_on_signal(srv.loop, SIGINT, on_sigterm, &srv, &error) < 0) {
+		sp_buf_printf(&err, "sealpost: %s\n", error);
+		goto out;
+	}
+	struct sp_buf banner = SP_BUF_INIT;
+	sp_buf_printf(&banner, "sealpost %s serving %s (pid %d)\n", SEALPOST_VERSION, cfg->data_dir,
+	              (int)getpid());
+	sp_buf_printf(&banner, "  control socket: %s\n", srv.control_path);
+	bool any = false;
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		if (cfg->listen[r][0] != '\0') {
+			sp_buf_printf(&banner, "  %s: %s\n", config_role_name(r), cfg->listen[r]);
+			any = true;
+		}
+	}
+	if (!any)
+		sp_buf_append_str(&banner,
+		                  "  no network listeners: this release serves none yet\n");
+	sp_log_info("serve", "event=started pid=%d", (int)getpid());
+	if (notify_fd >= 0) {
+		notify_parent(notify_fd, '+', sp_buf_cstr(&banner));
+		notify_fd = -1;
+	} else {
+		fputs(sp_buf_cstr(&banner), stdout);
+		fflush(stdout);
+	}
+	sp_buf_deinit(&banner);
+	rc = sp_loop_run(srv.loop) == 0 ? CLI_OK : CLI_FAIL;
+	sp_log_info("serve", "event=stopped");
+out:
+	if (err.len > 0) {
+		if (notify_fd >= 0)
+			notify_parent(notify_fd, '-', sp_buf_cstr(&err));
+		else
+			sp_buf_append(&ctx->err, err.data, err.len);
+		sp_log_error("serve", "event=start_failed");
+	}
+	if (srv.control_ev != NULL)
+		event_free(srv.control_ev);
+	if (srv.control_fd >= 0) {
+		close(srv.control_fd);
+		unlink(srv.control_path);
+	}
+	sp_server_free(&srv.net);
+	sp_workers_free(&srv.workers);
+	sp_tls_free(&srv.tls);
+	sp_loop_free(&srv.loop);
+	free(srv.control_path);
+	free(srv.log_path);
+	sp_buf_deinit(&err);
+	close(lock);
+	return rc;
+}
