@@ -18,6 +18,7 @@ while IFS= read -r target; do
 	[ -d "$corpus" ] && seeds+=("$corpus")
 	echo "fuzz: $name for ${seconds}s"
 	if ! "$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$work/" \
 		-print_final_stats=0 "$work" "${seeds[@]}" >"$work.log" 2>&1; then
 		echo "fuzz: $name FAILED" >&2
 		tail -50 "$work.log" >&2

@@ -177,7 +177,9 @@ int address_parse(const char *in, struct address *addr, const char **error_r)
 	/* Subaddress: the first '+' after a non-empty base (RFC 5233 style). */
 	size_t base = llen;
 	const char *plus = memchr(in, '+', llen);
-	if (plus != NULL && plus != in)
+	/* Only when the base is a valid local part on its own: "a.+x@"
+	 * stays whole, so the canonical form always parses again. */
+	if (plus != NULL && plus != in && plus[-1] != '.')
 		base = (size_t)(plus - in);
 	memcpy(addr->local, in, base);
 	addr->local[base] = '\0';

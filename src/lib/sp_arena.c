@@ -113,7 +113,8 @@ void *sp_arena_zalloc(struct sp_arena *a, size_t size)
 char *sp_arena_strndup(struct sp_arena *a, const char *s, size_t n)
 {
 	char *d = sp_arena_alloc(a, n + 1);
-	memcpy(d, s, n);
+	if (n > 0) /* s may be NULL for an empty string */
+		memcpy(d, s, n);
 	d[n] = '\0';
 	return d;
 }
