@@ -36,6 +36,9 @@ static void test_parse(void)
 	     .local = "+only",
 	     .tag = "",
 	     .domain = "example.test"},
+	    /* Found by fuzz_address: the base "01." alone would not parse. */
+	    {.in = "01.+@1.oo", .rc = 0, .local = "01.+", .tag = "", .domain = "1.oo"},
+	    {.in = "a+@example.test", .rc = 0, .local = "a", .tag = "", .domain = "example.test"},
 	    {.in = "user@bücher.example",
 	     .rc = 0,
 	     .local = "user",
