@@ -95,6 +95,14 @@ int cli_mailbox_create(struct cli_ctx *ctx, struct accounts *acc, uint64_t quota
 void cli_mailbox_create_abort(struct cli_new_mailbox *mb);
 void cli_new_mailbox_free(struct cli_new_mailbox *mb);
 
+/* Resolves ADDRESS, unlocks its mailbox with ctx->password and finds the
+ * DEK that opens its file (completing an interrupted rekey). On failure
+ * the error is written and -1 returned. */
+int cli_open_mailbox(struct cli_ctx *ctx, struct accounts *acc, const char *address,
+                     struct accounts_mailbox *mb, struct keys_secret **ak_r,
+                     struct keys_secret **dek_r);
+int cli_cmd_mailbox_export(struct cli_ctx *ctx, int argc, char **argv);
+
 /* The data directory lock (DATA_DIR/sealpost.lock): `serve` holds it for
  * its lifetime, a CLI command that works on the files directly holds it
  * for the command. Returns an fd, or -1 when another process holds it. */

@@ -92,6 +92,14 @@ const struct cli_command cli_commands[] = {
               "(raw: followed by 64 hex digits) alone on the last line.\n",
      .run = cli_cmd_mailbox_key,
      .needs_password = always},
+    {.name = "mailbox export",
+     .usage = "usage: sealpost mailbox export ADDRESS --out PATH [--format mbox|eml]\n"
+              "                               [--folder NAME]\n"
+              "Reads a password, moves mail waiting in the spool into the mailbox, and\n"
+              "writes every message byte-exact: one mboxrd file (default), or with eml\n"
+              "a directory per folder holding UID.eml files.\n",
+     .run = cli_cmd_mailbox_export,
+     .needs_password = always},
 };
 const size_t cli_n_commands = SP_N_ELEMENTS(cli_commands);
 

@@ -62,6 +62,18 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_fail(ctx, CLI_FAIL, "invalid host name %s", hostname);
 	}
 
+	/* Like mkdir -p for the parents: they get the default mode. */
+	char parent[4096];
+	sp_strlcpy(parent, ctx->data_dir, sizeof(parent));
+	for (char *p = parent + 1; *p != '\0'; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+				return cli_fail(ctx, CLI_FAIL, "cannot create %s: %s", parent,
+				                strerror(errno));
+			*p = '/';
+		}
+	}
 	if (make_dir(ctx, ctx->data_dir, 0750) != CLI_OK)
 		return CLI_FAIL;
 	struct sp_buf err = SP_BUF_INIT;

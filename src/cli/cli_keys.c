@@ -2,6 +2,7 @@
  * password, rekey and mailbox key (DESIGN section 2 and 8). */
 #include "cli/cli.h"
 #include "lib/sp_str.h"
+#include "store/store.h"
 #include "store/store_file.h"
 
 #include <errno.h>
@@ -101,13 +102,13 @@ int cli_mailbox_create(struct cli_ctx *ctx, struct accounts *acc, uint64_t quota
 	}
 	free(dir);
 	out->file_path = cli_mailbox_path(ctx, mb.id);
-	sqlite3 *db;
-	char err[256];
-	if (store_file_open(out->file_path, dek, true, &db, err, sizeof(err)) < 0) {
-		cli_fail(ctx, CLI_FAIL, "cannot create mailbox file: %s", err);
+	struct store_session *session;
+	const char *error;
+	if (store_session_open(out->file_path, mb.id, dek, true, &session, &error) < 0) {
+		cli_fail(ctx, CLI_FAIL, "cannot create mailbox file: %s", error);
 		goto out;
 	}
-	store_file_close(&db);
+	store_session_close(&session);
 	memcpy(out->id, mb.id, sizeof(out->id));
 	out->recovery_key = secret_text(&recovery);
 	out->password = secret_text(&password);
@@ -343,6 +344,21 @@ static int open_mailbox_file(struct cli_ctx *ctx, struct accounts *acc,
 		return -1;
 	}
 	*dek_r = dek;
+	return 0;
+}
+
+int cli_open_mailbox(struct cli_ctx *ctx, struct accounts *acc, const char *address,
+                     struct accounts_mailbox *mb, struct keys_secret **ak_r,
+                     struct keys_secret **dek_r)
+{
+	sqlite3 *db = NULL;
+	if (mailbox_of(ctx, acc, address, mb) < 0 || unlock(ctx, acc, mb, address, ak_r, NULL) < 0)
+		return -1;
+	if (open_mailbox_file(ctx, acc, mb, *ak_r, &db, dek_r) < 0) {
+		keys_secret_free(ak_r);
+		return -1;
+	}
+	store_file_close(&db);
 	return 0;
 }
 

@@ -4,6 +4,9 @@
  * configured grace and wipe keys), and detaching unless --foreground. */
 #include "cli/cli.h"
 #include "lib/sp_log.h"
+#include "lmtp/lmtp.h"
+#include "net/sp_addr.h"
+#include "notify/notify.h"
 #include "lib/sp_str.h"
 #include "net/sp_loop.h"
 #include "net/sp_process.h"
@@ -29,6 +32,12 @@ struct server {
 	struct sp_work_queue *admin_queue;
 	struct sp_tls *tls;
 	struct sp_server *net;
+	struct spool *spool;
+	struct notify *notify;
+	struct lmtp_server *lmtp;
+	struct sp_work_queue *delivery_queue;
+	struct sp_listener **listeners;
+	size_t n_listeners;
 	int control_fd;
 	struct event *control_ev;
 	char *control_path;
@@ -159,6 +168,118 @@ static int control_listen(struct server *srv, struct sp_buf *err)
 	srv->control_ev = event_new(sp_loop_base(srv->loop), srv->control_fd, EV_READ | EV_PERSIST,
 	                            control_accept, srv);
 	event_add(srv->control_ev, NULL);
+	return 0;
+}
+
+static int listen_one(struct server *srv, const char *address, const char *role,
+                      sp_accept_fn *accept, void *accept_ctx, struct sp_buf *banner,
+                      struct sp_buf *err)
+{
+	const char *error;
+	struct sp_listen_config lc = {
+	    .address = address,
+	    .role = role,
+	    .tls = srv->tls,
+	    .unix_mode = srv->cfg->lmtp_socket_mode,
+	    .unix_group = srv->cfg->lmtp_socket_group[0] ? srv->cfg->lmtp_socket_group : NULL,
+	    .busy_reply = "421 4.7.0 Too many connections\r\n",
+	    .on_accept = accept,
+	    .ctx = accept_ctx,
+	};
+	struct sp_listener *l = sp_server_listen(srv->net, &lc, &error);
+	if (l == NULL) {
+		sp_buf_printf(err, "sealpost: %s: %s\n", role, error);
+		return -1;
+	}
+	srv->listeners = sp_reallocarray(srv->listeners, srv->n_listeners + 1, sizeof(l));
+	srv->listeners[srv->n_listeners++] = l;
+	if (address[0] == '/') {
+		sp_buf_printf(banner, "  %s: %s\n", role, address);
+	} else {
+		/* The bound port: the real one when the address asked for 0. */
+		struct sp_addr a;
+		sp_addr_parse(address, &a, &error);
+		char host[SP_ADDR_STRLEN];
+		sp_addr_format_ip((const struct sockaddr *)&a.ss, a.len, host, sizeof(host));
+		sp_buf_printf(banner, a.kind == SP_ADDR_IPV6 ? "  %s: [%s]:%u\n" : "  %s: %s:%u\n",
+		              role, host, (unsigned)sp_listener_port(l));
+	}
+	return 0;
+}
+
+/* Listens on every address of a role's comma-separated list. */
+static int listen_role(struct server *srv, enum config_role role, sp_accept_fn *accept,
+                       void *accept_ctx, bool loopback_only, struct sp_buf *banner,
+                       struct sp_buf *err)
+{
+	char *list = sp_strdup(srv->cfg->listen[role]);
+	int rc = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(list, ", \t", &save); tok != NULL && rc == 0;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		struct sp_addr a;
+		const char *error;
+		if (sp_addr_parse(tok, &a, &error) < 0) {
+			sp_buf_printf(err, "sealpost: %s address %s: %s\n", config_role_name(role),
+			              tok, error);
+			rc = -1;
+		} else if (loopback_only && a.kind != SP_ADDR_UNIX &&
+		           !sp_addr_is_loopback((const struct sockaddr *)&a.ss)) {
+			sp_buf_printf(err,
+			              "sealpost: %s address %s is not a loopback address; LMTP "
+			              "has no authentication (set lmtp_allow_remote = yes in "
+			              "[listen] to allow it)\n",
+			              config_role_name(role), tok);
+			rc = -1;
+		} else {
+			rc = listen_one(srv, tok, config_role_name(role), accept, accept_ctx,
+			                banner, err);
+		}
+	}
+	free(list);
+	return rc;
+}
+
+static int start_lmtp(struct server *srv, struct sp_buf *banner, struct sp_buf *err)
+{
+	struct config *cfg = srv->cfg;
+	if (cfg->listen[ROLE_LMTP][0] == '\0' && cfg->lmtp_socket[0] == '\0')
+		return 0;
+	const char *error;
+	char *spool_dir = config_path(cfg, "spool");
+	int rc = spool_open(spool_dir, &srv->spool, &error);
+	free(spool_dir);
+	if (rc < 0) {
+		sp_buf_printf(err, "sealpost: spool: %s\n", error);
+		return -1;
+	}
+	char *accounts_path = config_path(cfg, "accounts.db");
+	struct lmtp_config lc = {
+	    .hostname = cfg->hostname,
+	    .accounts_path = accounts_path,
+	    .spool = srv->spool,
+	    .loop = srv->loop,
+	    .workers = srv->workers,
+	    .queue = srv->delivery_queue,
+	    .notify = srv->notify,
+	    .max_message = cfg->max_message_size,
+	    .max_recipients = (unsigned)cfg->max_recipients,
+	    .quota_tempfail = cfg->quota_tempfail,
+	    .allow_remote = cfg->lmtp_allow_remote,
+	    .idle_timeout_ms = 5 * 60 * 1000, /* RFC 5321 §4.5.3.2.7 */
+	};
+	srv->lmtp = lmtp_server_new(&lc);
+	free(accounts_path);
+	if (listen_role(srv, ROLE_LMTP, lmtp_accept, srv->lmtp, !cfg->lmtp_allow_remote, banner,
+	                err) < 0)
+		return -1;
+	if (cfg->lmtp_socket[0] != '\0') {
+		char *path = config_path(cfg, cfg->lmtp_socket);
+		rc = listen_one(srv, path, "lmtp", lmtp_accept, srv->lmtp, banner, err);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -374,17 +495,13 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	struct sp_buf banner = SP_BUF_INIT;
 	sp_buf_printf(&banner, "sealpost %s serving %s (pid %d)\n", SEALPOST_VERSION, cfg->data_dir,
 	              (int)getpid());
-	sp_buf_printf(&banner, "  control socket: %s\n", srv.control_path);
-	bool any = false;
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		if (cfg->listen[r][0] != '\0') {
-			sp_buf_printf(&banner, "  %s: %s\n", config_role_name(r), cfg->listen[r]);
-			any = true;
-		}
+	srv.notify = notify_new();
+	srv.delivery_queue = sp_workers_queue_add(srv.workers, "delivery", cfg->workers, 4096);
+	if (start_lmtp(&srv, &banner, &err) < 0) {
+		sp_buf_deinit(&banner);
+		goto out;
 	}
-	if (!any)
-		sp_buf_append_str(&banner,
-		                  "  no network listeners: this release serves none yet\n");
+	sp_buf_printf(&banner, "  control socket: %s\n", srv.control_path);
 	sp_log_info("serve", "event=started pid=%d", (int)getpid());
 	if (notify_fd >= 0) {
 		notify_parent(notify_fd, '+', sp_buf_cstr(&banner));
@@ -410,8 +527,14 @@ out:
 		close(srv.control_fd);
 		unlink(srv.control_path);
 	}
+	for (size_t i = 0; i < srv.n_listeners; i++)
+		sp_listener_close(&srv.listeners[i]);
+	free(srv.listeners);
 	sp_server_free(&srv.net);
 	sp_workers_free(&srv.workers);
+	lmtp_server_free(&srv.lmtp);
+	spool_close(&srv.spool);
+	notify_free(&srv.notify);
 	sp_tls_free(&srv.tls);
 	sp_loop_free(&srv.loop);
 	free(srv.control_path);

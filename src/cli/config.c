@@ -17,7 +17,7 @@ static const char *const role_names[ROLE_COUNT] = {
 static const bool role_served[ROLE_COUNT] = {
     [ROLE_IMAP] = false,
     [ROLE_IMAPS] = false,
-    [ROLE_LMTP] = false,
+    [ROLE_LMTP] = true,
 };
 
 const char *config_role_name(enum config_role role)
@@ -306,11 +306,13 @@ void config_write_default(struct sp_buf *out, const char *hostname)
 	    "\n"
 	    "[listen]\n"
 	    "# ADDR:PORT, several separated by commas (\"127.0.0.1:1143, [::1]:1143\");\n"
-	    "# empty disables the role. This release serves none of the network roles\n"
-	    "# yet: giving one an address is refused at start (see the README).\n"
+	    "# empty disables the role. This release serves LMTP only: an address for\n"
+	    "# another role is refused at start (see the README).\n"
 	    "imap =\n"
 	    "imaps =\n"
-	    "lmtp =\n"
+	    "# LMTP (RFC 2033) for an MTA such as Postfix: loopback addresses only\n"
+	    "# unless lmtp_allow_remote = yes.\n"
+	    "lmtp = 127.0.0.1:2424\n"
 	    "smtp =\n"
 	    "submission =\n"
 	    "submissions =\n"
@@ -323,7 +325,7 @@ void config_write_default(struct sp_buf *out, const char *hostname)
 	    "# lmtp_socket_group = postfix) and use\n"
 	    "#   virtual_transport = lmtp:unix:private/sealpost-lmtp\n"
 	    "# or set `chroot = n` on the lmtp line of master.cf and use this path.\n"
-	    "lmtp_socket =\n"
+	    "lmtp_socket = run/lmtp.sock\n"
 	    "lmtp_socket_mode = 0660\n"
 	    "lmtp_socket_group =\n"
 	    "# LMTP has no authentication: only loopback peers unless this is yes.\n"

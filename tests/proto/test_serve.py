@@ -41,7 +41,7 @@ class ServeTest(sp.DataDirTest):
         self.assertIn("wrong password", r.err)
         self.assertIn("server: running", self.sp("status").out)
         self.assertEqual(self.stop(p), 0)
-        log = p.stderr.read()
+        log = self.server_log(p)
         self.assertIn('event=command name="alias add" code=0', log)
         self.assertIn('event=command name="password" code=0', log)
         self.assertIn("event=slot_revoked", log)
@@ -78,7 +78,7 @@ class ServeTest(sp.DataDirTest):
         self.assertIsNone(p.poll())
         self.assertEqual(self.sp("status").code, 0)
         self.assertEqual(self.stop(p), 0)
-        log = p.stderr.read()
+        log = self.server_log(p)
         self.assertIn("event=reloaded", log)
         self.assertIn("event=reload_failed", log)
         # A server cannot start on a broken certificate at all.
