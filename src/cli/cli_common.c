@@ -100,6 +100,15 @@ const struct cli_command cli_commands[] = {
               "a directory per folder holding UID.eml files.\n",
      .run = cli_cmd_mailbox_export,
      .needs_password = always},
+    {.name = "deliver",
+     .usage = "usage: sealpost deliver [-f SENDER] -a ADDRESS [-a ADDRESS]...\n"
+              "Delivers one message from stdin to every address (all or none), for an\n"
+              "MTA's pipe transport, like dovecot-lda. A leading mbox \"From \" line is\n"
+              "skipped. Exit codes (sysexits): 0 delivered, 64 usage, 67 unknown\n"
+              "address, 73 over quota, 75 temporary failure; stderr is one line that\n"
+              "starts with the enhanced status code.\n",
+     .run = cli_cmd_deliver,
+     .local_only = true},
 };
 const size_t cli_n_commands = SP_N_ELEMENTS(cli_commands);
 
