@@ -5,6 +5,7 @@
 #include "lib/sp_log.h"
 #include "lib/sp_str.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -667,4 +668,31 @@ enum accounts_err accounts_slot_remove(struct accounts *acc, const char *slot_id
 	sqlite3_stmt *st = prepare(acc, "DELETE FROM key_slots WHERE id=?");
 	sqlite3_bind_text(st, 1, slot_id, -1, SQLITE_TRANSIENT);
 	return step_done(acc, st);
+}
+
+static pthread_key_t accounts_key;
+static pthread_once_t accounts_once = PTHREAD_ONCE_INIT;
+
+static void accounts_destroy(void *p)
+{
+	struct accounts *acc = p;
+	accounts_close(&acc);
+}
+
+static void accounts_key_init(void)
+{
+	if (pthread_key_create(&accounts_key, accounts_destroy) != 0)
+		sp_panic("pthread_key_create failed");
+}
+
+struct accounts *accounts_thread_handle(const char *path, const char **error_r)
+{
+	pthread_once(&accounts_once, accounts_key_init);
+	struct accounts *acc = pthread_getspecific(accounts_key);
+	if (acc == NULL) {
+		if (accounts_open(path, false, &acc, error_r) < 0)
+			return NULL;
+		pthread_setspecific(accounts_key, acc);
+	}
+	return acc;
 }

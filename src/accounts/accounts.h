@@ -128,6 +128,11 @@ enum accounts_err accounts_slot_remove_label(struct accounts *acc, const char *m
                                              char slot_id_r[ACCOUNTS_SLOT_ID_LEN + 1]);
 enum accounts_err accounts_slot_remove(struct accounts *acc, const char *slot_id);
 
+/* A per-thread accounts.db handle for worker threads, opened on first use
+ * and closed when the thread exits (the path must not change). NULL with
+ * *error_r on failure. */
+struct accounts *accounts_thread_handle(const char *path, const char **error_r);
+
 /* Key slots as keys_slot records (accounts_keys.c). */
 void accounts_slot_encode(const struct keys_slot *k, struct sp_buf *out);
 int accounts_slot_decode(const struct accounts_slot *row, struct keys_slot *k);

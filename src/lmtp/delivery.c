@@ -3,7 +3,6 @@
 #include "lmtp/delivery.h"
 #include "lib/sp_str.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -115,31 +114,4 @@ void delivery_headers(struct sp_buf *out, const char *sender, const char *rcpt, 
 	sp_buf_append_str(out, "\r\n\tfor <");
 	append_clean(out, rcpt);
 	sp_buf_printf(out, ">; %s\r\n", date);
-}
-
-static pthread_key_t accounts_key;
-static pthread_once_t accounts_once = PTHREAD_ONCE_INIT;
-
-static void accounts_destroy(void *p)
-{
-	struct accounts *acc = p;
-	accounts_close(&acc);
-}
-
-static void accounts_key_init(void)
-{
-	if (pthread_key_create(&accounts_key, accounts_destroy) != 0)
-		sp_panic("pthread_key_create failed");
-}
-
-struct accounts *delivery_thread_accounts(const char *path, const char **error_r)
-{
-	pthread_once(&accounts_once, accounts_key_init);
-	struct accounts *acc = pthread_getspecific(accounts_key);
-	if (acc == NULL) {
-		if (accounts_open(path, false, &acc, error_r) < 0)
-			return NULL;
-		pthread_setspecific(accounts_key, acc);
-	}
-	return acc;
 }

@@ -46,8 +46,4 @@ void delivery_headers(struct sp_buf *out, const char *sender, const char *rcpt, 
                       const char *peer, const char *hostname, const char *proto, const char *id,
                       int64_t received);
 
-/* Per-thread accounts.db handle for worker threads, opened on first use
- * and closed when the thread exits. NULL with *error_r on failure. */
-struct accounts *delivery_thread_accounts(const char *path, const char **error_r);
-
 #endif

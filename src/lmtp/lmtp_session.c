@@ -140,7 +140,7 @@ static void rcpt_work(void *ctx)
 {
 	struct rcpt_job *job = ctx;
 	const char *error;
-	struct accounts *acc = delivery_thread_accounts(job->srv->accounts_path, &error);
+	struct accounts *acc = accounts_thread_handle(job->srv->accounts_path, &error);
 	if (acc == NULL) {
 		sp_log_error("lmtp", "event=accounts_open_failed error=\"%s\"", error);
 		job->verdict = (struct delivery_verdict){451, "4.3.0", "Temporary lookup failure"};
