@@ -28,7 +28,8 @@ static int one_argument(struct cli_ctx *ctx, int argc, char **argv, const char *
 	return CLI_OK;
 }
 
-int cli_cmd_domain_add(struct cli_ctx *ctx, int argc, char **argv)
+/* domain add and domain remove: one canonical DOMAIN, one transaction. */
+static int domain_change(struct cli_ctx *ctx, int argc, char **argv, bool add)
 {
 	if (one_argument(ctx, argc, argv, "DOMAIN") != CLI_OK)
 		return CLI_USAGE;
@@ -40,16 +41,25 @@ int cli_cmd_domain_add(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_accounts_open(ctx, &acc) < 0)
 		return CLI_FAIL;
 	int rc = CLI_OK;
-	if (accounts_begin(acc) < 0 || accounts_domain_add(acc, domain) != ACCOUNTS_OK ||
+	if (accounts_begin(acc) < 0 ||
+	    (add ? accounts_domain_add(acc, domain) : accounts_domain_remove(acc, domain)) !=
+	        ACCOUNTS_OK ||
 	    accounts_commit(acc) < 0) {
-		rc = cli_fail(ctx, CLI_FAIL, "cannot add domain %s: %s", domain,
-		              accounts_error(acc));
+		rc = cli_fail(ctx, CLI_FAIL, "cannot %s domain %s: %s", add ? "add" : "remove",
+		              domain, accounts_error(acc));
 		accounts_rollback(acc);
-	} else {
+	} else if (add) {
 		sp_buf_printf(&ctx->out, "Added domain %s (with postmaster@%s)\n", domain, domain);
+	} else {
+		sp_buf_printf(&ctx->out, "Removed domain %s\n", domain);
 	}
 	accounts_close(&acc);
 	return rc;
+}
+
+int cli_cmd_domain_add(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return domain_change(ctx, argc, argv, true);
 }
 
 int cli_cmd_domain_list(struct cli_ctx *ctx, int argc, char **argv)
@@ -66,26 +76,7 @@ int cli_cmd_domain_list(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_domain_remove(struct cli_ctx *ctx, int argc, char **argv)
 {
-	if (one_argument(ctx, argc, argv, "DOMAIN") != CLI_OK)
-		return CLI_USAGE;
-	char domain[ADDRESS_DOMAIN_MAX + 1];
-	const char *error;
-	if (address_domain_canonical(argv[0], domain, &error) < 0)
-		return cli_fail(ctx, CLI_FAIL, "invalid domain %s: %s", argv[0], error);
-	struct accounts *acc;
-	if (cli_accounts_open(ctx, &acc) < 0)
-		return CLI_FAIL;
-	int rc = CLI_OK;
-	if (accounts_begin(acc) < 0 || accounts_domain_remove(acc, domain) != ACCOUNTS_OK ||
-	    accounts_commit(acc) < 0) {
-		rc = cli_fail(ctx, CLI_FAIL, "cannot remove domain %s: %s", domain,
-		              accounts_error(acc));
-		accounts_rollback(acc);
-	} else {
-		sp_buf_printf(&ctx->out, "Removed domain %s\n", domain);
-	}
-	accounts_close(&acc);
-	return rc;
+	return domain_change(ctx, argc, argv, false);
 }
 
 /* RFC 3986 enough for a webhook: http(s)://host[:port][/path], no spaces. */
