@@ -102,6 +102,7 @@ int cli_open_mailbox(struct cli_ctx *ctx, struct accounts *acc, const char *addr
                      struct accounts_mailbox *mb, struct keys_secret **ak_r,
                      struct keys_secret **dek_r);
 int cli_cmd_mailbox_export(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_mailbox_import(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_deliver(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The data directory lock (DATA_DIR/sealpost.lock): `serve` holds it for

@@ -100,6 +100,12 @@ const struct cli_command cli_commands[] = {
               "a directory per folder holding UID.eml files.\n",
      .run = cli_cmd_mailbox_export,
      .needs_password = always},
+    {.name = "mailbox import",
+     .usage = "usage: sealpost mailbox import ADDRESS FILE [--folder NAME]\n"
+              "Reads a password and appends every message of the mboxrd FILE to the\n"
+              "folder (INBOX by default), in batches; a progress count on a terminal.\n",
+     .run = cli_cmd_mailbox_import,
+     .needs_password = always},
     {.name = "deliver",
      .usage = "usage: sealpost deliver [-f SENDER] -a ADDRESS [-a ADDRESS]...\n"
               "Delivers one message from stdin to every address (all or none), for an\n"

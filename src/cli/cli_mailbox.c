@@ -226,3 +226,145 @@ out:
 	store_session_close(&s);
 	return rc;
 }
+
+/* ---- import ---- */
+
+#define IMPORT_BATCH_MESSAGES 200
+#define IMPORT_BATCH_BYTES (32u << 20)
+
+struct import_batch {
+	struct store_append_msg msgs[IMPORT_BATCH_MESSAGES];
+	struct sp_buf data[IMPORT_BATCH_MESSAGES];
+	size_t n, bytes;
+};
+
+/* asctime() form after the sender on an mbox From_ line; 0 when absent. */
+static time_t from_line_date(const char *line)
+{
+	const char *sp = strchr(line + 5, ' ');
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (sp == NULL || strptime(sp + 1, "%a %b %e %H:%M:%S %Y", &tm) == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
+static int import_flush(struct store_session *s, const char *folder, struct import_batch *b,
+                        const char **error_r)
+{
+	if (b->n == 0)
+		return 0;
+	uint32_t uids[IMPORT_BATCH_MESSAGES], uidvalidity;
+	for (size_t i = 0; i < b->n; i++) {
+		b->msgs[i].data = b->data[i].data;
+		b->msgs[i].len = b->data[i].len;
+	}
+	int rc = store_append(s, folder, b->msgs, b->n, &uidvalidity, uids, error_r);
+	for (size_t i = 0; i < b->n; i++)
+		sp_buf_deinit(&b->data[i]);
+	memset(b->msgs, 0, sizeof(b->msgs));
+	b->n = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+/* Ends the message being read: drops the empty line that separates it
+ * from the next From_ line (RFC 4155). */
+static void import_end_message(struct import_batch *b)
+{
+	struct sp_buf *m = &b->data[b->n];
+	if (m->len >= 2 && m->data[m->len - 1] == '\n' && m->data[m->len - 2] == '\n')
+		m->len--;
+	else if (m->len >= 3 && memcmp(m->data + m->len - 3, "\n\r\n", 3) == 0)
+		m->len -= 2;
+	b->bytes += m->len;
+	b->n++;
+}
+
+int cli_cmd_mailbox_import(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *address = NULL, *file = NULL, *folder = "INBOX";
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--folder") == 0 && i + 1 < argc)
+			folder = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return cli_fail(ctx, CLI_USAGE, "unexpected argument %s", argv[i]);
+		else if (address == NULL)
+			address = argv[i];
+		else if (file == NULL)
+			file = argv[i];
+		else
+			return cli_fail(ctx, CLI_USAGE, "unexpected argument %s", argv[i]);
+	}
+	if (address == NULL || file == NULL)
+		return cli_fail(ctx, CLI_USAGE, "mailbox import needs ADDRESS and FILE");
+	FILE *in = fopen(file, "rb");
+	if (in == NULL)
+		return cli_fail(ctx, CLI_FAIL, "cannot open %s: %s", file, strerror(errno));
+	struct store_session *s = NULL;
+	if (open_and_drain(ctx, address, &s) < 0) {
+		fclose(in);
+		return CLI_FAIL;
+	}
+	struct import_batch *b = sp_calloc(1, sizeof(*b));
+	bool progress = !ctx->in_server && isatty(STDERR_FILENO);
+	char *line = NULL;
+	size_t cap = 0, total = 0;
+	ssize_t len;
+	bool in_message = false;
+	const char *error = NULL;
+	int rc = CLI_FAIL;
+	while ((len = getline(&line, &cap, in)) > 0) {
+		if (len >= 5 && memcmp(line, "From ", 5) == 0) {
+			if (in_message) {
+				import_end_message(b);
+				total++;
+			}
+			if (b->n == IMPORT_BATCH_MESSAGES || b->bytes >= IMPORT_BATCH_BYTES) {
+				if (import_flush(s, folder, b, &error) < 0)
+					goto out;
+				if (progress)
+					fprintf(stderr, "\rimported %zu messages", total);
+			}
+			memset(&b->msgs[b->n], 0, sizeof(b->msgs[b->n]));
+			b->msgs[b->n].internaldate = from_line_date(line);
+			in_message = true;
+			continue;
+		}
+		if (!in_message) {
+			cli_fail(ctx, CLI_FAIL,
+			         "%s is not an mbox file: it does not start with \"From \"", file);
+			goto out_quiet;
+		}
+		/* mboxrd: one '>' less on every ">…>From " line. */
+		size_t skip = 0;
+		size_t q = 0;
+		while (q < (size_t)len && line[q] == '>')
+			q++;
+		if (q > 0 && (size_t)len - q >= 5 && memcmp(line + q, "From ", 5) == 0)
+			skip = 1;
+		sp_buf_append(&b->data[b->n], line + skip, (size_t)len - skip);
+	}
+	if (in_message) {
+		import_end_message(b);
+		total++;
+	}
+	if (import_flush(s, folder, b, &error) < 0)
+		goto out;
+	if (progress)
+		fprintf(stderr, "\r");
+	sp_buf_printf(&ctx->out, "Imported %zu messages into %s\n", total, folder);
+	rc = CLI_OK;
+	goto out_quiet;
+out:
+	cli_fail(ctx, CLI_FAIL, "import stopped after %zu messages: %s", total,
+	         error ? error : "error");
+out_quiet:
+	for (size_t i = 0; i < IMPORT_BATCH_MESSAGES; i++)
+		sp_buf_deinit(&b->data[i]);
+	free(b);
+	free(line);
+	fclose(in);
+	store_session_close(&s);
+	return rc;
+}

@@ -96,3 +96,54 @@ class DeliveryTest(sp.DataDirTest):
         self.assertEqual(r.code, 1)
         self.assertIn("wrong password", r.err)
         self.assertFalse(os.path.exists(out))
+
+
+class ImportTest(sp.DataDirTest):
+    init_args = ("--demo",)
+
+    def test_mboxrd_import_and_round_trip(self):
+        password, _ = self.add_alias("imp@example.test")
+        messages = [b"Subject: one\n\nFrom the start\n>From quoted\nend\n",
+                    b"Subject: two\r\n\r\nCRLF body\r\n",
+                    b"Subject: three\n\n\nblank lines\n\n"]
+        mbox = os.path.join(self.tmp.name, "in.mbox")
+        with open(mbox, "wb") as f:
+            for m in messages:
+                f.write(b"From someone@remote.test Mon Jan  5 10:00:00 2026\n")
+                escaped = re.sub(rb"(?m)^(>*From )", rb">\1", m)
+                f.write(escaped + b"\n")
+        r = self.sp("mailbox", "import", "imp@example.test", mbox, stdin=password + "\n")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("Imported 3 messages into INBOX", r.out)
+        out = os.path.join(self.tmp.name, "out")
+        r = self.sp("mailbox", "export", "imp@example.test", "--format", "eml", "--out", out,
+                    stdin=password + "\n")
+        self.assertEqual(r.code, 0, r)
+        for uid, m in enumerate(messages, start=1):
+            with open(os.path.join(out, "INBOX", f"{uid}.eml"), "rb") as f:
+                self.assertEqual(f.read(), m)
+        # Export as mbox, import into another mailbox: the same bytes again.
+        other, _ = self.add_alias("other@example.test")
+        out_mbox = os.path.join(self.tmp.name, "out.mbox")
+        r = self.sp("mailbox", "export", "imp@example.test", "--out", out_mbox,
+                    stdin=password + "\n")
+        self.assertEqual(r.code, 0, r)
+        r = self.sp("mailbox", "import", "other@example.test", out_mbox, "--folder", "Archive",
+                    stdin=other + "\n")
+        self.assertEqual(r.code, 0, r)
+        out2 = os.path.join(self.tmp.name, "out2")
+        r = self.sp("mailbox", "export", "other@example.test", "--format", "eml", "--folder",
+                    "Archive", "--out", out2, stdin=other + "\n")
+        self.assertEqual(r.code, 0, r)
+        for uid, m in enumerate(messages, start=1):
+            with open(os.path.join(out2, "Archive", f"{uid}.eml"), "rb") as f:
+                self.assertEqual(f.read(), m)
+
+    def test_import_refuses_a_non_mbox_file(self):
+        password, _ = self.add_alias("imp@example.test")
+        path = os.path.join(self.tmp.name, "junk")
+        with open(path, "wb") as f:
+            f.write(b"Subject: no separator\n\nbody\n")
+        r = self.sp("mailbox", "import", "imp@example.test", path, stdin=password + "\n")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("not an mbox file", r.err)

@@ -106,3 +106,41 @@ class ServeTest(sp.DataDirTest):
             log = f.read()
         self.assertIn("event=started", log)
         self.assertIn("event=stopped", log)
+
+
+class ShutdownTest(sp.DataDirTest):
+    init_args = ("--demo",)
+
+    def test_sigterm_with_open_connections_loses_nothing(self):
+        password, _ = self.add_alias("keep@example.test")
+        p = self.serve()
+        port = self.lmtp_port()
+        # One client idle in a transaction, one that just got its 250.
+        idle = sp.Client(port)
+        idle.reply()
+        idle.send("LHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<keep@example.test>\r\n")
+        for _ in range(3):
+            idle.reply()
+        done = sp.Client(port)
+        done.reply()
+        done.send("LHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<keep@example.test>\r\n")
+        for _ in range(3):
+            done.reply()
+        body = b"Subject: acknowledged\r\n\r\nkept\r\n"
+        done.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertRegex(done.reply()[0], "^250 2.0.0")
+        start = time.time()
+        p.send_signal(signal.SIGTERM)
+        # Open sessions are told, then closed.
+        self.assertEqual(idle.reply(), ["421 4.3.2 Server shutting down"])
+        self.assertTrue(idle.closed())
+        self.assertEqual(p.wait(timeout=15), 0)
+        self.assertLess(time.time() - start, 10)
+        out = os.path.join(self.tmp.name, "export")
+        r = self.sp("mailbox", "export", "keep@example.test", "--format", "eml", "--out", out,
+                    stdin=password + "\n")
+        self.assertEqual(r.code, 0, r)
+        files = os.listdir(os.path.join(out, "INBOX"))
+        self.assertEqual(len(files), 1)
+        with open(os.path.join(out, "INBOX", files[0]), "rb") as f:
+            self.assertTrue(f.read().endswith(body))
