@@ -496,8 +496,8 @@ static void test_dummy_timing(void)
 	struct keys_slot slot;
 	const char *error;
 	SP_CHECK_INT(keys_slot_seal(ak, MBOX, "cccccccc", KEYS_SLOT_PASSWORD, "right", fast(),
-				    &slot, &error),
-		     0);
+	                            &slot, &error),
+	             0);
 	enum { N = 21 };
 	double real[N], dummy[N];
 	for (int i = 0; i < N; i++) {

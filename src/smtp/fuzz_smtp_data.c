@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	smtp_transcript(in.data, in.len, &o, &got);
 	if (o.violation != NULL || got.len != want.len || memcmp(got.data, want.data, want.len)) {
 		fprintf(stderr, "violation: %s\n--- want\n%s\n--- got\n%s\n",
-			o.violation ? o.violation : "-", sp_buf_cstr(&want), sp_buf_cstr(&got));
+		        o.violation ? o.violation : "-", sp_buf_cstr(&want), sp_buf_cstr(&got));
 		abort();
 	}
 	sp_buf_deinit(&got);

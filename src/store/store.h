@@ -20,6 +20,10 @@
  * the change feed on a folder id that no longer exists (deleted by
  * another session) fail with STORE_ERR_NONEXISTENT.
  *
+ * Messages are handled whole in memory while they are appended and while
+ * a section is fetched (up to STORE_MESSAGE_MAX); streaming them in chunks
+ * is not done yet.
+ *
  * Nothing here logs message content, subjects or addresses. */
 #ifndef STORE_H
 #define STORE_H

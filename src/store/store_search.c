@@ -26,6 +26,7 @@ struct builder {
 	size_t n, cap;
 	int64_t folder_id;
 	time_t now;
+	bool uses_contents; /* the statement needs the contents join */
 };
 
 static void add_param(struct builder *b, struct param p)
@@ -81,11 +82,11 @@ static const char *fts_phrase(struct builder *b, const char *cols, const char *n
 	return out;
 }
 
-/* c.id IN (rows of fts whose cols contain needle). expr is the SQL
+/* m.content_id IN (rows of fts whose cols contain needle). expr is the SQL
  * expression of the same text for the short-needle scan. */
 static void text_match(struct builder *b, const char *cols, const char *expr, const char *needle)
 {
-	sp_buf_append_str(&b->sql, "c.id IN (SELECT rowid FROM fts WHERE ");
+	sp_buf_append_str(&b->sql, "m.content_id IN (SELECT rowid FROM fts WHERE ");
 	if (utf8_chars(needle) >= 3) {
 		sp_buf_append_str(&b->sql, "fts MATCH ");
 		p_text(b, fts_phrase(b, cols, needle));
@@ -216,6 +217,8 @@ static int build(struct builder *b, const struct store_query *q, unsigned depth,
 			return store_fail(b->s, STORE_ERR_BAD_ARG, error_r, "invalid date");
 		static const char *const ops[] = {" < ", " = ", " >= "};
 		int k = (int)(q->type - STORE_Q_BEFORE);
+		if (k >= 3 && k < 6)
+			b->uses_contents = true;
 		const char *col = k < 3   ? "m.idate_day"
 		                  : k < 6 ? "coalesce(c.sent_day, m.idate_day)" /* no Date:
 		                     RFC 9051 lets the server use the internal date */
@@ -236,6 +239,7 @@ static int build(struct builder *b, const struct store_query *q, unsigned depth,
 	}
 	case STORE_Q_LARGER:
 	case STORE_Q_SMALLER:
+		b->uses_contents = true;
 		sp_buf_append_str(sql, q->type == STORE_Q_LARGER ? "c.size > " : "c.size < ");
 		p_int(b, (int64_t)SP_MIN(q->number, (uint64_t)INT64_MAX));
 		return 0;
@@ -247,6 +251,7 @@ static int build(struct builder *b, const struct store_query *q, unsigned depth,
 	case STORE_Q_THREADID:
 		if (q->str == NULL)
 			return store_fail(b->s, STORE_ERR_BAD_ARG, error_r, "id missing");
+		b->uses_contents = true;
 		sp_buf_append_str(sql,
 		                  q->type == STORE_Q_EMAILID ? "c.emailid = " : "c.threadid = ");
 		p_text(b, q->str);
@@ -278,7 +283,7 @@ static int build(struct builder *b, const struct store_query *q, unsigned depth,
 	case STORE_Q_HEADER:
 		if (q->str == NULL || q->header == NULL || q->header[0] == '\0')
 			return store_fail(b->s, STORE_ERR_BAD_ARG, error_r, "header missing");
-		sp_buf_append_str(sql, "c.id IN (SELECT rowid FROM fts WHERE ");
+		sp_buf_append_str(sql, "m.content_id IN (SELECT rowid FROM fts WHERE ");
 		if (utf8_chars(q->str) >= 3) {
 			sp_buf_append_str(sql, "fts MATCH ");
 			p_text(b, fts_phrase(b, "headers", q->str));
@@ -293,7 +298,7 @@ static int build(struct builder *b, const struct store_query *q, unsigned depth,
 	case STORE_Q_REGEX: {
 		if (q->str == NULL || (q->field == STORE_FIELD_HEADER && q->header == NULL))
 			return store_fail(b->s, STORE_ERR_BAD_ARG, error_r, "regex missing");
-		sp_buf_append_str(sql, "c.id IN (SELECT rowid FROM fts WHERE regexp(");
+		sp_buf_append_str(sql, "m.content_id IN (SELECT rowid FROM fts WHERE regexp(");
 		p_text(b, q->str);
 		sp_buf_append_str(sql, ", ");
 		if (q->field == STORE_FIELD_HEADER) {
@@ -319,17 +324,24 @@ int store_search(struct store_session *s, int64_t folder_id, const struct store_
 	*uids_r = NULL;
 	*n_r = 0;
 	struct builder b = {.s = s, .arena = arena, .folder_id = folder_id, .now = time(NULL)};
-	sp_buf_append_str(&b.sql,
-	                  "SELECT m.uid FROM messages m JOIN contents c ON c.id = m.content_id"
-	                  " WHERE m.folder_id = ");
-	p_int(&b, folder_id);
-	sp_buf_append_str(&b.sql, " AND ");
+	/* The condition is built first: it tells whether the contents join
+	 * is needed (SQLite does not drop an unused join, and reading a
+	 * contents row per message costs most of a flag search). */
 	if (build(&b, q, 0, error_r) < 0) {
 		sp_buf_deinit(&b.sql);
 		free(b.p);
 		return -1;
 	}
-	sp_buf_append_str(&b.sql, " ORDER BY m.uid");
+	struct sp_buf cond = b.sql;
+	sp_buf_init(&b.sql);
+	/* the folder comes last: "?" parameters are numbered in order */
+	sp_buf_printf(&b.sql,
+	              "SELECT m.uid FROM messages m%s WHERE (%s) AND m.folder_id = ?"
+	              " ORDER BY m.uid",
+	              b.uses_contents ? " JOIN contents c ON c.id = m.content_id" : "",
+	              sp_buf_cstr(&cond));
+	sp_buf_deinit(&cond);
+	add_param(&b, (struct param){.kind = P_INT, .i = folder_id});
 	int ret = store_read_begin(s, error_r);
 	if (ret == 0 && store_folder_check(s, folder_id, error_r) < 0)
 		ret = -1;
