@@ -174,6 +174,12 @@ int address_parse(const char *in, struct address *addr, const char **error_r)
 	}
 	if (address_domain_canonical(at + 1, addr->domain, error_r) < 0)
 		return -1;
+	/* The A-label form can be longer than the UTF-8 input (found by
+	 * fuzz_address): the canonical address must fit too. */
+	if (llen + 1 + strlen(addr->domain) > ADDRESS_MAX_LEN) {
+		*error_r = "address too long";
+		return -1;
+	}
 	/* Subaddress: the first '+' after a non-empty base (RFC 5233 style). */
 	size_t base = llen;
 	const char *plus = memchr(in, '+', llen);

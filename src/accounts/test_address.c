@@ -36,6 +36,13 @@ static void test_parse(void)
 	     .local = "+only",
 	     .tag = "",
 	     .domain = "example.test"},
+	    /* Found by fuzz_address: fits as UTF-8, too long as A-labels. */
+	    {.in = "ezer@ro4t9eot-i.\330\214-Deso9t\303\221\330\214enin1-s99999999999999ent-i.1D"
+	           "eso9t\303\221\330\214-Deso9t\303\221\330\214enin1-s9999999999999999ent-i.9t"
+	           "\303\221\303\214-99999999ent-i.1Deso9t\303\221\330\214-Deso9t\303\221\330"
+	           "\214enin1-s9999999999999999ent-i.9t\303\221\303\214-Deso9t\303\221\330\214en"
+	           "in1-s99999999ndndfn",
+	     .rc = -1},
 	    /* Found by fuzz_address: the base "01." alone would not parse. */
 	    {.in = "01.+@1.oo", .rc = 0, .local = "01.+", .tag = "", .domain = "1.oo"},
 	    {.in = "a+@example.test", .rc = 0, .local = "a", .tag = "", .domain = "example.test"},
