@@ -57,8 +57,9 @@ struct lmtp_session {
 	bool bdat_too_large;
 	int64_t received;
 	/* Connection state. */
-	bool busy;          /* a worker job is in flight: input paused */
-	bool restart_input; /* STARTTLS emptied the input: stop parsing it */
+	bool busy;             /* a worker job is in flight: input paused */
+	bool restart_input;    /* STARTTLS emptied the input: stop parsing it */
+	bool shutdown_pending; /* shutdown came while busy: 421 once done */
 	bool closing;
 	unsigned errors;
 	struct sp_buf out;
@@ -154,6 +155,12 @@ static void rcpt_work(void *ctx)
 static void session_resume(struct lmtp_session *s)
 {
 	s->busy = false;
+	if (s->shutdown_pending) {
+		/* The job in flight has replied; now say goodbye. */
+		s->shutdown_pending = false;
+		close_after(s, 421, "4.3.2", "Server shutting down");
+		return;
+	}
 	flush(s);
 	if (!s->closing)
 		sp_conn_resume_input(s->conn);
@@ -636,9 +643,10 @@ static void lmtp_on_shutdown(struct sp_conn *conn, void *ctx)
 {
 	struct lmtp_session *s = ctx;
 	if (s->busy) {
-		/* Let the commit in flight finish and reply; the server's
-		 * shutdown bound closes the connection if it does not. */
+		/* Let the job in flight finish and reply, then close; the
+		 * server's shutdown bound closes the connection if it does not. */
 		s->closing = true;
+		s->shutdown_pending = true;
 		return;
 	}
 	close_after(s, 421, "4.3.2", "Server shutting down");
