@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}
 ROUNDS=${2:-3}
-BIN=${SEALPOST_BIN:-build/src/sealpost}
+BIN=${SEALPOST_BIN:-build/sealpost}
 PEERS=${PEERS:-../shared/peers}
 WORK=$(mktemp -d /tmp/sp-bench-XXXXXX)
 chmod 755 "$WORK"

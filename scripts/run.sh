@@ -10,7 +10,7 @@ bash scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build build -j"$(nproc)" --target sealpost
 DATA=${DATA:-$PWD/demo-data}
-bin=build/src/sealpost
+bin=build/sealpost
 if [ ! -f "$DATA/accounts.db" ]; then
 	out=$($bin --data-dir "$DATA" init --demo --hostname localhost)
 else

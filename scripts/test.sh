@@ -10,9 +10,9 @@ JOBS=$(nproc)
 
 echo "== build (dev) =="
 cmake --preset dev >/dev/null
-cmake --build build -j"$JOBS"
+cmake --build build-dev -j"$JOBS"
 echo "== tests (dev) =="
-ctest --test-dir build --output-on-failure -j"$JOBS"
+ctest --test-dir build-dev --output-on-failure -j"$JOBS"
 
 echo "== build (asan) =="
 cmake --preset asan >/dev/null

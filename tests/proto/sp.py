@@ -8,8 +8,8 @@ import tempfile
 import time
 import unittest
 
-BIN = os.environ.get("SEALPOST_BIN", "../../build/src/sealpost")
-SQLITE = os.environ.get("SP_SQLITE_BIN", "../../build/tests/sp-sqlite")
+BIN = os.environ.get("SEALPOST_BIN", "../../build-dev/sealpost")
+SQLITE = os.environ.get("SP_SQLITE_BIN", "../../build-dev/tests/sp-sqlite")
 
 
 def free_port():
@@ -125,8 +125,11 @@ class DataDirTest(unittest.TestCase):
 
     def server_log(self, p):
         """What a server started by serve() has logged so far."""
-        with open(p.log_path, errors="replace") as f:
-            return f.read()
+        try:
+            with open(p.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def lmtp_port(self):
         for where in self.ports.get("lmtp", []):

@@ -87,7 +87,7 @@ class ServeTest(sp.DataDirTest):
         self.assertIn("cert.pem", r.err)
 
     def test_detached_server_logs_to_file_and_has_no_core_dumps(self):
-        r = self.sp("serve")
+        r = self.sp("serve", "--lmtp=127.0.0.1:0")
         self.assertEqual(r.code, 0, r)
         pid = int(re.search(r"\(pid (\d+)\)", r.out).group(1))
         try:
