@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The whole delivery stack side by side (issue 11): Postfix -> Sealpost
+# (LMTP), Postfix -> Dovecot (LMTP, maildir) and Postfix -> smtp-sink -L
+# (the bound Postfix itself sets). smtp-source -s 20 sends N 4 KiB
+# messages to Postfix; the time runs until Postfix has logged every one of
+# them as sent. Interleaved rounds, medians.
+#   bench/postfix-stack.sh [MESSAGES] [ROUNDS]    (defaults 2000 and 3)
+# Needs root; everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+ROUNDS=${2:-3}
+BIN=${SEALPOST_BIN:-build/sealpost}
+PEERS=${PEERS:-../shared/peers}
+WORK=$(mktemp -d /tmp/sp-stack-XXXXXX)
+chmod 755 "$WORK"
+declare -A SMTP=([sealpost]=12501 [dovecot]=12502 [smtp-sink]=12503)
+declare -A LMTP=([sealpost]=12424 [dovecot]=10024 [smtp-sink]=12026)
+
+cleanup() {
+	for t in sealpost dovecot smtp-sink; do
+		bash "$PEERS/postfix.sh" stop "$WORK/postfix-$t" >/dev/null 2>&1 || true
+	done
+	bash "$PEERS/dovecot.sh" stop "$WORK/dovecot" >/dev/null 2>&1 || true
+	[ -n "${SP_PID:-}" ] && kill "$SP_PID" 2>/dev/null || true
+	[ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bash "$PEERS/dovecot.sh" start "$WORK/dovecot" >/dev/null 2>&1
+unset SEALPOST_TEST_KDF
+"$BIN" --data-dir "$WORK/sealpost" init --hostname bench.test >/dev/null
+"$BIN" --data-dir "$WORK/sealpost" domain add peer.test >/dev/null
+"$BIN" --data-dir "$WORK/sealpost" alias add user1@peer.test >/dev/null
+"$BIN" --data-dir "$WORK/sealpost" serve --foreground --lmtp=127.0.0.1:${LMTP[sealpost]} \
+	>/dev/null 2>"$WORK/sealpost.log" &
+SP_PID=$!
+for t in sealpost dovecot smtp-sink; do
+	SMTP_PORT=${SMTP[$t]} LMTP_TARGET=inet:127.0.0.1:${LMTP[$t]} \
+		bash "$PEERS/postfix.sh" start "$WORK/postfix-$t" >/dev/null
+done
+smtp-sink -L -c 127.0.0.1:${LMTP[smtp-sink]} 1000 >/dev/null 2>&1 &
+SINK_PID=$!
+sleep 1
+
+sent() { grep -c "status=sent" "$WORK/postfix-$1/postfix.log" 2>/dev/null || true; }
+
+# run TARGET -> seconds until Postfix logged N more messages as sent
+run() {
+	local t=$1 before t0 now
+	before=$(sent "$t")
+	t0=$(date +%s.%N)
+	smtp-source -s 20 -m "$N" -l 4096 -f sender@remote.test -t user1@peer.test \
+		"127.0.0.1:${SMTP[$t]}" >/dev/null
+	while [ "$(sent "$t")" -lt $((before + N)) ]; do
+		sleep 0.05
+		now=$(date +%s.%N)
+		if awk -v a="$t0" -v b="$now" 'BEGIN{exit !(b - a > 600)}'; then
+			echo "timeout" >&2
+			return 1
+		fi
+	done
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.3f\n", b - a}'
+}
+
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+echo "# smtp-source -s 20 -m $N -l 4096 via Postfix, $ROUNDS interleaved rounds, medians ($(date -u +%F))"
+declare -A rates=()
+for round in $(seq "$ROUNDS"); do
+	for t in sealpost dovecot smtp-sink; do
+		secs=$(run "$t")
+		rates[$t]+="$(awk -v n="$N" -v s="$secs" 'BEGIN{printf "%.1f", n/s}') "
+	done
+done
+printf "%-26s %10s\n" stack msgs/s
+for t in sealpost dovecot smtp-sink; do
+	printf "%-26s %10s\n" "postfix -> $t" "$(echo "${rates[$t]}" | tr ' ' '\n' | grep . | median)"
+done
