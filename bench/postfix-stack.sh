@@ -41,7 +41,7 @@ for t in sealpost dovecot smtp-sink; do
 	SMTP_PORT=${SMTP[$t]} LMTP_TARGET=inet:127.0.0.1:${LMTP[$t]} \
 		bash "$PEERS/postfix.sh" start "$WORK/postfix-$t" >/dev/null
 done
-smtp-sink -L -c 127.0.0.1:${LMTP[smtp-sink]} 1000 >/dev/null 2>&1 &
+smtp-sink -u postfix -L -c 127.0.0.1:${LMTP[smtp-sink]} 1000 >/dev/null 2>&1 &
 SINK_PID=$!
 sleep 1
 
@@ -57,8 +57,10 @@ run() {
 	while [ "$(sent "$t")" -lt $((before + N)) ]; do
 		sleep 0.05
 		now=$(date +%s.%N)
-		if awk -v a="$t0" -v b="$now" 'BEGIN{exit !(b - a > 600)}'; then
-			echo "timeout" >&2
+		if awk -v a="$t0" -v b="$now" -v m="${STACK_TIMEOUT:-600}" 'BEGIN{exit !(b - a > m)}'; then
+			echo "timeout: postfix -> $t logged $(($(sent "$t") - before)) of $N as sent" >&2
+			grep -v "status=sent\|removed\|qmgr.*from=\|smtpd\|cleanup" \
+				"$WORK/postfix-$t/postfix.log" | tail -5 >&2
 			return 1
 		fi
 	done
