@@ -91,8 +91,11 @@ struct cli_new_mailbox {
 };
 int cli_mailbox_create(struct cli_ctx *ctx, struct accounts *acc, uint64_t quota,
                        struct cli_new_mailbox *mb);
-/* Undoes the file part of a failed creation and frees the secrets. */
-void cli_mailbox_create_abort(struct cli_new_mailbox *mb);
+/* Undoes the file part of a failed creation. */
+void cli_mailbox_create_abort(struct cli_ctx *ctx, struct cli_new_mailbox *mb);
+/* Deletes a mailbox's file (with its -wal and -shm) and its sealed spool
+ * entries; warnings go to ctx->err. 0 ok, -1 when something remained. */
+int cli_mailbox_delete_files(struct cli_ctx *ctx, const char *mailbox_id);
 void cli_new_mailbox_free(struct cli_new_mailbox *mb);
 
 /* Resolves ADDRESS, unlocks its mailbox with ctx->password and finds the

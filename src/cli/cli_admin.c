@@ -211,7 +211,7 @@ int cli_cmd_alias_add(struct cli_ctx *ctx, int argc, char **argv)
 	goto out;
 rollback:
 	accounts_rollback(acc);
-	cli_mailbox_create_abort(&mb);
+	cli_mailbox_create_abort(ctx, &mb);
 out:
 	cli_new_mailbox_free(&mb);
 	accounts_close(&acc);
@@ -267,17 +267,7 @@ int cli_cmd_alias_remove(struct cli_ctx *ctx, int argc, char **argv)
 		 * deletes the mail (DESIGN section 1.3). */
 		if (ctx->hooks != NULL && ctx->hooks->mailbox_closed != NULL)
 			ctx->hooks->mailbox_closed(orphan);
-		char *path = cli_mailbox_path(ctx, orphan);
-		static const char *const suffixes[] = {"", "-wal", "-shm"};
-		for (size_t i = 0; i < SP_N_ELEMENTS(suffixes); i++) {
-			struct sp_buf p = SP_BUF_INIT;
-			sp_buf_printf(&p, "%s%s", path, suffixes[i]);
-			if (unlink(sp_buf_cstr(&p)) < 0 && errno != ENOENT)
-				cli_fail(ctx, CLI_OK, "warning: cannot delete %s: %s",
-				         sp_buf_cstr(&p), strerror(errno));
-			sp_buf_deinit(&p);
-		}
-		free(path);
+		cli_mailbox_delete_files(ctx, orphan);
 		sp_buf_printf(&ctx->out, "Deleted its mailbox\n");
 	}
 	return rc;

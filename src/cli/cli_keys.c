@@ -2,6 +2,7 @@
  * password, rekey and mailbox key (DESIGN section 2 and 8). */
 #include "cli/cli.h"
 #include "lib/sp_str.h"
+#include "spool/spool.h"
 #include "store/store.h"
 #include "store/store_file.h"
 
@@ -101,6 +102,7 @@ int cli_mailbox_create(struct cli_ctx *ctx, struct accounts *acc, uint64_t quota
 		goto out;
 	}
 	free(dir);
+	memcpy(out->id, mb.id, sizeof(out->id));
 	out->file_path = cli_mailbox_path(ctx, mb.id);
 	struct store_session *session;
 	const char *error;
@@ -109,7 +111,6 @@ int cli_mailbox_create(struct cli_ctx *ctx, struct accounts *acc, uint64_t quota
 		goto out;
 	}
 	store_session_close(&session);
-	memcpy(out->id, mb.id, sizeof(out->id));
 	out->recovery_key = secret_text(&recovery);
 	out->password = secret_text(&password);
 	rc = 0;
@@ -122,17 +123,40 @@ out:
 	return rc;
 }
 
-void cli_mailbox_create_abort(struct cli_new_mailbox *mb)
+int cli_mailbox_delete_files(struct cli_ctx *ctx, const char *mailbox_id)
 {
-	if (mb->file_path == NULL)
-		return;
+	int rc = 0;
+	char *path = cli_mailbox_path(ctx, mailbox_id);
 	static const char *const suffixes[] = {"", "-wal", "-shm"};
 	for (size_t i = 0; i < SP_N_ELEMENTS(suffixes); i++) {
 		struct sp_buf p = SP_BUF_INIT;
-		sp_buf_printf(&p, "%s%s", mb->file_path, suffixes[i]);
-		unlink(sp_buf_cstr(&p));
+		sp_buf_printf(&p, "%s%s", path, suffixes[i]);
+		if (unlink(sp_buf_cstr(&p)) < 0 && errno != ENOENT) {
+			cli_fail(ctx, CLI_OK, "warning: cannot delete %s: %s", sp_buf_cstr(&p),
+			         strerror(errno));
+			rc = -1;
+		}
 		sp_buf_deinit(&p);
 	}
+	free(path);
+	/* Sealed mail still waiting for this mailbox goes with it. */
+	char *spool_dir = config_path(ctx->cfg, "spool");
+	struct spool *spool = NULL;
+	const char *error;
+	if (access(spool_dir, F_OK) == 0 && (spool_open(spool_dir, &spool, &error) < 0 ||
+	                                     spool_mailbox_delete(spool, mailbox_id, &error) < 0)) {
+		cli_fail(ctx, CLI_OK, "warning: cannot delete its spooled mail: %s", error);
+		rc = -1;
+	}
+	spool_close(&spool);
+	free(spool_dir);
+	return rc;
+}
+
+void cli_mailbox_create_abort(struct cli_ctx *ctx, struct cli_new_mailbox *mb)
+{
+	if (mb->file_path != NULL)
+		cli_mailbox_delete_files(ctx, mb->id);
 }
 
 void cli_new_mailbox_free(struct cli_new_mailbox *mb)

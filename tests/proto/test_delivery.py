@@ -90,6 +90,18 @@ class DeliveryTest(sp.DataDirTest):
         self.assertTrue(text.startswith(b"From MAILER-DAEMON "))
         self.assertIn(b"\r\n>From the start\r\n", text)
 
+    def test_alias_remove_deletes_spooled_mail(self):
+        c = sp.Client(self.port)
+        c.reply()
+        c.send("LHLO client.test\r\n")
+        c.reply()
+        self.deliver_bdat(c, b"Subject: waiting\r\n\r\nx\r\n")
+        self.assertEqual(sum(len(v) for v in self.spool_entries().values()), 1)
+        r = self.sp("alias", "remove", "reader@example.test")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(len(self.mailbox_files()), 1)  # the demo mailbox remains
+        self.assertEqual(sum(len(v) for v in self.spool_entries().values()), 0)
+
     def test_export_needs_the_password(self):
         out = os.path.join(self.tmp.name, "x")
         r = self.sp("mailbox", "export", "reader@example.test", "--out", out, stdin="wrong\n")
