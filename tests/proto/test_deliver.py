@@ -96,6 +96,11 @@ class PostfixPipeTest(sp.DataDirTest):
         # The data directory belongs to the unprivileged user; deliver runs as it.
         os.chmod(self.tmp.name, 0o755)
         subprocess.run(["chown", "-R", self.USER, self.dir], check=True)
+        # The checkout may sit under a directory only root can enter (CI
+        # clones into one): give the unprivileged user its own copy.
+        binary = os.path.join(self.tmp.name, "sealpost")
+        shutil.copy(sp.BIN, binary)
+        os.chmod(binary, 0o755)
         pf_dir = os.path.join(self.tmp.name, "postfix")
         port = sp.free_port()
         env = dict(os.environ, DOMAIN="example.test", SMTP_PORT=str(port))
@@ -107,7 +112,7 @@ class PostfixPipeTest(sp.DataDirTest):
             conf = os.path.join(pf_dir, "conf")
             with open(os.path.join(conf, "master.cf"), "a") as f:
                 f.write(f"sealpost unix - n n - - pipe\n"
-                        f"  flags=DRhu user={self.USER} argv={os.path.abspath(sp.BIN)} "
+                        f"  flags=DRhu user={self.USER} argv={binary} "
                         f"--data-dir {self.dir} deliver -f ${{sender}} -a ${{recipient}}\n")
             for setting in ("virtual_transport = sealpost",
                             "sealpost_destination_recipient_limit = 1"):
