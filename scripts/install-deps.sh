@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libsodium-dev libevent-dev libssl-dev libzstd-dev libpcre2-dev libidn2-dev
-	libinih-dev zlib1g-dev python3 openssl ca-certificates clang-format
+	libinih-dev zlib1g-dev python3 openssl ca-certificates clang-format isync fetchmail curl
 )
 # npm fetches the SQLite3MC amalgamation; a machine with its own Node.js
 # already has it.

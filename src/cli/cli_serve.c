@@ -4,6 +4,8 @@
  * configured grace and wipe keys), and detaching unless --foreground. */
 #include "cli/cli.h"
 #include "lib/sp_log.h"
+#include "imap/imap.h"
+#include "store/store.h"
 #include "lmtp/lmtp.h"
 #include "net/sp_addr.h"
 #include "notify/notify.h"
@@ -15,6 +17,7 @@
 #include "net/sp_workers.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,6 +38,9 @@ struct server {
 	struct spool *spool;
 	struct notify *notify;
 	struct lmtp_server *lmtp;
+	struct imap_server *imap;
+	struct auth *auth;
+	struct sp_work_queue *store_queue, *auth_queue;
 	struct sp_work_queue *delivery_queue;
 	struct sp_listener **listeners;
 	size_t n_listeners;
@@ -86,17 +92,69 @@ static int server_tls_load(struct server *srv, const struct config *cfg, const c
 	return rc;
 }
 
-/* Hooks that let administrative commands reach live sessions. No protocol
- * holds sessions in this release yet; the IMAP server will register its
- * session table here. */
+/* Hooks that let administrative commands reach live sessions. They run
+ * on an admin worker; the sessions live on the loop, so each hook posts
+ * there and waits until the sessions have been told to end (`password
+ * --revoke` returns only after that, DESIGN section 8). */
+static struct server *hook_server;
+
+struct hook_call {
+	char mailbox_id[ACCOUNTS_MAILBOX_ID_LEN + 1];
+	char slot_id[ACCOUNTS_SLOT_ID_LEN + 1]; /* "" = every session */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void hook_on_loop(void *ctx)
+{
+	struct hook_call *h = ctx;
+	struct server *srv = hook_server;
+	const char *slot = h->slot_id[0] ? h->slot_id : NULL;
+	if (srv->auth != NULL)
+		auth_purge(srv->auth, h->mailbox_id, slot);
+	unsigned n =
+	    srv->imap != NULL ? imap_server_close_sessions(srv->imap, h->mailbox_id, slot) : 0;
+	if (slot != NULL)
+		sp_log_info("serve", "event=slot_revoked mailbox=%s slot=%s sessions_ended=%u",
+		            h->mailbox_id, slot, n);
+	else
+		sp_log_info("serve", "event=mailbox_closed mailbox=%s sessions_ended=%u",
+		            h->mailbox_id, n);
+	pthread_mutex_lock(&h->lock);
+	h->done = true;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void hook_run(const char *mailbox_id, const char *slot_id)
+{
+	if (hook_server == NULL)
+		return;
+	struct hook_call h;
+	memset(&h, 0, sizeof(h));
+	sp_strlcpy(h.mailbox_id, mailbox_id, sizeof(h.mailbox_id));
+	if (slot_id != NULL)
+		sp_strlcpy(h.slot_id, slot_id, sizeof(h.slot_id));
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_cond_init(&h.cond, NULL);
+	sp_loop_post(hook_server->loop, hook_on_loop, &h);
+	pthread_mutex_lock(&h.lock);
+	while (!h.done)
+		pthread_cond_wait(&h.cond, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+	pthread_mutex_destroy(&h.lock);
+	pthread_cond_destroy(&h.cond);
+}
+
 static void hook_slot_revoked(const char *mailbox_id, const char *slot_id)
 {
-	sp_log_info("serve", "event=slot_revoked slot=%s", slot_id);
+	hook_run(mailbox_id, slot_id);
 }
 
 static void hook_mailbox_closed(const char *mailbox_id)
 {
-	sp_log_info("serve", "event=mailbox_closed mailbox=%s", mailbox_id);
+	hook_run(mailbox_id, NULL);
 }
 
 static const struct cli_hooks server_hooks = {
@@ -172,8 +230,8 @@ static int control_listen(struct server *srv, struct sp_buf *err)
 }
 
 static int listen_one(struct server *srv, const char *address, const char *role,
-                      sp_accept_fn *accept, void *accept_ctx, struct sp_buf *banner,
-                      struct sp_buf *err)
+                      sp_accept_fn *accept, void *accept_ctx, bool implicit_tls,
+                      struct sp_buf *banner, struct sp_buf *err)
 {
 	const char *error;
 	struct sp_listen_config lc = {
@@ -182,7 +240,9 @@ static int listen_one(struct server *srv, const char *address, const char *role,
 	    .tls = srv->tls,
 	    .unix_mode = srv->cfg->lmtp_socket_mode,
 	    .unix_group = srv->cfg->lmtp_socket_group[0] ? srv->cfg->lmtp_socket_group : NULL,
-	    .busy_reply = "421 4.7.0 Too many connections\r\n",
+	    .implicit_tls = implicit_tls,
+	    .busy_reply = strncmp(role, "imap", 4) == 0 ? "* BYE Too many connections\r\n"
+	                                                : "421 4.7.0 Too many connections\r\n",
 	    .on_accept = accept,
 	    .ctx = accept_ctx,
 	};
@@ -209,8 +269,8 @@ static int listen_one(struct server *srv, const char *address, const char *role,
 
 /* Listens on every address of a role's comma-separated list. */
 static int listen_role(struct server *srv, enum config_role role, sp_accept_fn *accept,
-                       void *accept_ctx, bool loopback_only, struct sp_buf *banner,
-                       struct sp_buf *err)
+                       void *accept_ctx, bool loopback_only, bool implicit_tls,
+                       struct sp_buf *banner, struct sp_buf *err)
 {
 	char *list = sp_strdup(srv->cfg->listen[role]);
 	int rc = 0;
@@ -233,7 +293,7 @@ static int listen_role(struct server *srv, enum config_role role, sp_accept_fn *
 			rc = -1;
 		} else {
 			rc = listen_one(srv, tok, config_role_name(role), accept, accept_ctx,
-			                banner, err);
+			                implicit_tls, banner, err);
 		}
 	}
 	free(list);
@@ -270,16 +330,89 @@ static int start_lmtp(struct server *srv, struct sp_buf *banner, struct sp_buf *
 	};
 	srv->lmtp = lmtp_server_new(&lc);
 	free(accounts_path);
-	if (listen_role(srv, ROLE_LMTP, lmtp_accept, srv->lmtp, !cfg->lmtp_allow_remote, banner,
-	                err) < 0)
+	if (listen_role(srv, ROLE_LMTP, lmtp_accept, srv->lmtp, !cfg->lmtp_allow_remote, false,
+	                banner, err) < 0)
 		return -1;
 	if (cfg->lmtp_socket[0] != '\0') {
 		char *path = config_path(cfg, cfg->lmtp_socket);
-		rc = listen_one(srv, path, "lmtp", lmtp_accept, srv->lmtp, banner, err);
+		rc = listen_one(srv, path, "lmtp", lmtp_accept, srv->lmtp, false, banner, err);
 		free(path);
 		if (rc < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* The store's commit hook runs on the worker that committed: the
+ * notifier lives on the loop. */
+struct store_changed_msg {
+	struct server *srv;
+	char mailbox_id[ACCOUNTS_MAILBOX_ID_LEN + 1];
+};
+
+static void store_changed_on_loop(void *ctx)
+{
+	struct store_changed_msg *m = ctx;
+	if (m->srv->notify != NULL)
+		notify_mailbox(m->srv->notify, m->mailbox_id, NOTIFY_CHANGED, NULL);
+	free(m);
+}
+
+static void store_changed(void *ctx, const char *mailbox_id, int64_t folder_id,
+                          uint64_t highestmodseq)
+{
+	struct server *srv = ctx;
+	struct store_changed_msg *m = sp_malloc(sizeof(*m));
+	m->srv = srv;
+	sp_strlcpy(m->mailbox_id, mailbox_id, sizeof(m->mailbox_id));
+	sp_loop_post(srv->loop, store_changed_on_loop, m);
+}
+
+static int start_imap(struct server *srv, struct sp_buf *banner, struct sp_buf *err)
+{
+	struct config *cfg = srv->cfg;
+	if (cfg->listen[ROLE_IMAP][0] == '\0' && cfg->listen[ROLE_IMAPS][0] == '\0')
+		return 0;
+	if (srv->spool == NULL) {
+		const char *error;
+		char *spool_dir = config_path(cfg, "spool");
+		int rc = spool_open(spool_dir, &srv->spool, &error);
+		free(spool_dir);
+		if (rc < 0) {
+			sp_buf_printf(err, "sealpost: spool: %s\n", error);
+			return -1;
+		}
+	}
+	char *accounts_path = config_path(cfg, "accounts.db");
+	char *mailboxes_dir = config_path(cfg, "mailboxes");
+	char *spool_dir = config_path(cfg, "spool");
+	srv->auth = auth_new(&(struct auth_config){.accounts_path = accounts_path});
+	/* Argon2id takes a core and 64 MiB: at most one at a time, a short
+	 * queue, so a login flood cannot starve the mailboxes. */
+	srv->auth_queue = sp_workers_queue_add(srv->workers, "argon2", 1, 256);
+	struct imap_config ic = {
+	    .hostname = cfg->hostname,
+	    .accounts_path = accounts_path,
+	    .mailboxes_dir = mailboxes_dir,
+	    .spool = srv->spool,
+	    .spool_dir = spool_dir,
+	    .auth = srv->auth,
+	    .loop = srv->loop,
+	    .workers = srv->workers,
+	    .store_queue = srv->store_queue,
+	    .auth_queue = srv->auth_queue,
+	    .notify = srv->notify,
+	    .max_message = cfg->max_message_size,
+	    .idle_timeout_ms = cfg->idle_timeout_imap * 1000,
+	};
+	srv->imap = imap_server_new(&ic);
+	free(accounts_path);
+	free(mailboxes_dir);
+	free(spool_dir);
+	store_set_notifier(store_changed, srv);
+	if (listen_role(srv, ROLE_IMAP, imap_accept, srv->imap, false, false, banner, err) < 0 ||
+	    listen_role(srv, ROLE_IMAPS, imap_accept, srv->imap, false, true, banner, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -497,7 +630,9 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	              (int)getpid());
 	srv.notify = notify_new();
 	srv.delivery_queue = sp_workers_queue_add(srv.workers, "delivery", cfg->workers, 4096);
-	if (start_lmtp(&srv, &banner, &err) < 0) {
+	srv.store_queue = sp_workers_queue_add(srv.workers, "store", cfg->workers, 100000);
+	hook_server = &srv;
+	if (start_lmtp(&srv, &banner, &err) < 0 || start_imap(&srv, &banner, &err) < 0) {
 		sp_buf_deinit(&banner);
 		goto out;
 	}
@@ -532,7 +667,11 @@ out:
 	free(srv.listeners);
 	sp_server_free(&srv.net);
 	sp_workers_free(&srv.workers);
+	store_set_notifier(NULL, NULL);
+	hook_server = NULL;
 	lmtp_server_free(&srv.lmtp);
+	imap_server_free(&srv.imap);
+	auth_free(&srv.auth);
 	spool_close(&srv.spool);
 	notify_free(&srv.notify);
 	sp_tls_free(&srv.tls);

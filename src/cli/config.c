@@ -15,8 +15,8 @@ static const char *const role_names[ROLE_COUNT] = {
 /* The roles this release serves. The others are later releases' work;
  * giving them an address is an error, not a silent no-op. */
 static const bool role_served[ROLE_COUNT] = {
-    [ROLE_IMAP] = false,
-    [ROLE_IMAPS] = false,
+    [ROLE_IMAP] = true,
+    [ROLE_IMAPS] = true,
     [ROLE_LMTP] = true,
 };
 
@@ -306,10 +306,12 @@ void config_write_default(struct sp_buf *out, const char *hostname)
 	    "\n"
 	    "[listen]\n"
 	    "# ADDR:PORT, several separated by commas (\"127.0.0.1:1143, [::1]:1143\");\n"
-	    "# empty disables the role. This release serves LMTP only: an address for\n"
-	    "# another role is refused at start (see the README).\n"
-	    "imap =\n"
-	    "imaps =\n"
+	    "# empty disables the role. This release serves IMAP and LMTP: an address\n"
+	    "# for another role is refused at start (see the README).\n"
+	    "# IMAP with STARTTLS (RFC 9051; plaintext login only after STARTTLS, or\n"
+	    "# from loopback) and IMAP over implicit TLS, on unprivileged ports.\n"
+	    "imap = 0.0.0.0:1143\n"
+	    "imaps = 0.0.0.0:1993\n"
 	    "# LMTP (RFC 2033) for an MTA such as Postfix: loopback addresses only\n"
 	    "# unless lmtp_allow_remote = yes.\n"
 	    "lmtp = 127.0.0.1:2424\n"

@@ -92,8 +92,9 @@ class DataDirTest(unittest.TestCase):
         """Starts `serve --foreground` and waits for its banner. Unless
         given, LMTP listens on an ephemeral loopback port; the bound ports
         are in self.ports (role -> list of "addr:port" or socket paths)."""
-        if not any(a.startswith("--lmtp=") for a in args):
-            args = ("--lmtp=127.0.0.1:0", *args)
+        for role in ("lmtp", "imap", "imaps"):
+            if not any(a.startswith("--%s=" % role) for a in args):
+                args = ("--%s=127.0.0.1:0" % role, *args)
         # The log goes to a file: a pipe nobody reads would fill and block
         # the server's log writes.
         log_path = os.path.join(self.tmp.name, f"server-{len(self.servers)}.log")
@@ -130,6 +131,12 @@ class DataDirTest(unittest.TestCase):
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    def port(self, role):
+        for where in self.ports.get(role, []):
+            if not where.startswith("/"):
+                return int(where.rsplit(":", 1)[1])
+        self.fail("no %s TCP listener in %s" % (role, self.banner))
 
     def lmtp_port(self):
         for where in self.ports.get("lmtp", []):
