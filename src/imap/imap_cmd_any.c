@@ -188,6 +188,10 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_command *cmd)
 			newly |= IMAP_ENABLED_CONDSTORE;
 		newly |= bit & ~s->enabled;
 	}
+	if (newly & IMAP_ENABLED_CONDSTORE) {
+		imap_condstore_enable(s);
+		newly |= IMAP_ENABLED_CONDSTORE;
+	}
 	s->enabled |= newly;
 	struct sp_buf b = SP_BUF_INIT;
 	sp_buf_append_str(&b, "ENABLED");
@@ -362,14 +366,12 @@ void imap_cmd_getquota(struct imap_session *s, const struct imap_command *cmd)
 
 void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_command *cmd)
 {
-	const char *name, *error;
+	const char *name;
 	if (cmd->arg_count != 1) {
 		imap_bad(s, "GETQUOTAROOT takes a mailbox name");
 		return;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0) {
-		imap_bad(s, error);
+	if (imap_mailbox_arg(s, &cmd->args[0], &name) < 0)
 		return;
-	}
 	quota_start(s, true, name);
 }

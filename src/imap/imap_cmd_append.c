@@ -173,10 +173,8 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "APPEND takes a mailbox name and a message");
 		return;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], &a->folder, &error) < 0) {
-		imap_bad(s, error);
+	if (imap_mailbox_arg(s, &cmd->args[0], &a->folder) < 0)
 		return;
-	}
 	size_t i = 1, stream_idx = 0, cap = 4;
 	a->msgs = sp_calloc(cap, sizeof(*a->msgs));
 	while (i < cmd->arg_count) {

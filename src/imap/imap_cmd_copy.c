@@ -61,11 +61,12 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		imap_reply(s, "BAD %s takes a sequence set and a mailbox name", cmd->name);
 		return;
 	}
-	if (imap_seqset_to_uids(s, &cmd->args[0], cmd->uid, &cj->uids, &error) < 0 ||
-	    imap_mailbox_arg(s, &cmd->args[1], &cj->dst, &error) < 0) {
+	if (imap_seqset_to_uids(s, &cmd->args[0], cmd->uid, &cj->uids, &error) < 0) {
 		imap_bad(s, error);
 		return;
 	}
+	if (imap_mailbox_arg(s, &cmd->args[1], &cj->dst) < 0)
+		return;
 	if (cj->move && s->readonly) {
 		imap_reply(s, "NO [READ-ONLY] The mailbox is read-only");
 		return;

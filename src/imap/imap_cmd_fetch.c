@@ -62,6 +62,8 @@ static int fetch_one(void *ctx, const struct store_message *m)
 		fmt |= IMAP_FETCH_FMT_MODSEQ;
 	if (fj->n_seen > 0 && seen_changed(fj, m->uid))
 		fmt |= IMAP_FETCH_FMT_FLAGS;
+	if (m->n_keywords > 0 && (fj->spec.req.items & STORE_FETCH_FLAGS))
+		imap_keywords_note(job, m->keywords, m->n_keywords);
 	imap_fetch_format(&job->out, seq, &fj->spec, m, fmt);
 	return 0;
 }
@@ -198,8 +200,8 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, error);
 		return;
 	}
-	if (fj->spec.has_changedsince)
-		s->enabled |= IMAP_ENABLED_CONDSTORE; /* RFC 7162 §3.1 */
+	if (fj->spec.has_changedsince || fj->spec.enables_condstore)
+		imap_condstore_enable(s);
 	fj->ranges = (struct store_uid_range *)uids.ranges;
 	fj->n_ranges = uids.n;
 	if (fj->n_ranges == 0) {
@@ -236,6 +238,8 @@ static void store_work(struct imap_job *job)
 		uint32_t seq = imap_seq_of(s, c->uid);
 		if (seq == 0 || (sj->silent && !condstore))
 			continue;
+		if (!sj->silent)
+			imap_keywords_note(job, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, "* %u FETCH (", seq);
 		if (!sj->silent) {
 			sp_buf_append_str(&job->out, "FLAGS ");
@@ -294,7 +298,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 		}
 		sj->req.has_unchangedsince = true;
 		sj->req.unchangedsince = v;
-		s->enabled |= IMAP_ENABLED_CONDSTORE;
+		imap_condstore_enable(s);
 		i++;
 	}
 	if (i >= cmd->arg_count || cmd->args[i].type != IMAP_ARG_ATOM) {

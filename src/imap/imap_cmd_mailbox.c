@@ -106,16 +106,13 @@ static int parse_create_params(const struct imap_arg *list, unsigned *use_r)
 static struct folder_job *folder_args(struct imap_session *s, const struct imap_command *cmd,
                                       size_t min, size_t max)
 {
-	const char *error;
 	struct folder_job *fj = sp_arena_zalloc(s->arena, sizeof(*fj));
 	if (cmd->arg_count < min || cmd->arg_count > max) {
 		imap_reply(s, "BAD Wrong number of arguments for %s", cmd->name);
 		return NULL;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], &fj->name, &error) < 0) {
-		imap_bad(s, error);
+	if (imap_mailbox_arg(s, &cmd->args[0], &fj->name) < 0)
 		return NULL;
-	}
 	return fj;
 }
 
@@ -164,13 +161,10 @@ void imap_cmd_delete(struct imap_session *s, const struct imap_command *cmd)
 void imap_cmd_rename(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct folder_job *fj = folder_args(s, cmd, 2, 2);
-	const char *error;
 	if (fj == NULL)
 		return;
-	if (imap_mailbox_arg(s, &cmd->args[1], &fj->to, &error) < 0) {
-		imap_bad(s, error);
+	if (imap_mailbox_arg(s, &cmd->args[1], &fj->to) < 0)
 		return;
-	}
 	if (strcmp(fj->to, "INBOX") == 0) {
 		imap_reply(s, "NO [ALREADYEXISTS] INBOX always exists");
 		return;

@@ -221,13 +221,10 @@ static void search_start(struct imap_session *s, const struct imap_command *cmd,
 		imap_bad(s, "RETURN is not allowed here");
 		return;
 	}
-	if (!cmd->uid && s->n_uids > 0 && imap_search_seq_out_of_range(&sj->prog, s->n_uids)) {
-		/* RFC 9051 §9 seq-number: a number above the mailbox's size. */
-		imap_bad(s, "Invalid message sequence number");
-		return;
-	}
+	/* A sequence number above the mailbox's size matches nothing (as in
+	 * Dovecot; clients search ranges they remember). */
 	if (sj->prog.uses_modseq)
-		s->enabled |= IMAP_ENABLED_CONDSTORE; /* RFC 7162 §3.1 */
+		imap_condstore_enable(s);
 	imap_job_start(s, search_work, NULL, sj);
 }
 

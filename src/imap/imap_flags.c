@@ -35,7 +35,8 @@ struct flags_ctx {
 
 static int add_flag(struct flags_ctx *c, const struct imap_arg *a)
 {
-	if (a->type != IMAP_ARG_ATOM) {
+	/* NIL is an atom like any other here: the keyword "NIL". */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL) {
 		c->error =
 		    a->type == IMAP_ARG_LIST ? "Nested list in flags" : "Flags must be atoms";
 		return -1;

@@ -311,8 +311,12 @@ static int decode_pattern(const struct imap_arg *arg, unsigned flags, struct sp_
 		error_r->tag = NULL;
 		return -1;
 	}
-	if (imap_mailbox_name_decode(s, flags, arena, out_r, &error) < 0)
-		BAD(error_r, error);
+	if (imap_mailbox_name_decode(s, flags, arena, out_r, &error) < 0) {
+		/* A pattern that is not valid modified UTF-7 names no mailbox
+		 * (the store holds only valid names): keep its octets, so it
+		 * matches nothing, rather than refuse the command. */
+		*out_r = sp_arena_strndup(arena, (const char *)s.ptr, s.len);
+	}
 	return 0;
 }
 

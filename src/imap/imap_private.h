@@ -137,6 +137,8 @@ struct imap_session {
 	uint64_t highestmodseq;
 	uint32_t *uids; /* the sequence map: uids[seq - 1] */
 	size_t n_uids, cap_uids;
+	char **keywords; /* announced in FLAGS since SELECT */
+	size_t n_keywords;
 	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
 	bool saved_valid;
 };
@@ -212,6 +214,20 @@ void imap_sync(struct imap_job *job);
  * marks it dirty for the next command). */
 void imap_session_changed(struct imap_session *s);
 
+/* Worker side: before a FETCH response that carries these keywords,
+ * announces the ones the client has not been told about in an updated
+ * FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5). */
+void imap_keywords_note(struct imap_job *job, const char *const *kw, size_t n);
+/* Writes the FLAGS and PERMANENTFLAGS responses for the session's
+ * keywords. */
+void imap_flags_responses(const struct imap_session *s, struct sp_buf *out);
+
+/* RFC 7162 §3.1: a CONDSTORE-enabling command; the first one in the
+ * selected state gets an untagged OK [HIGHESTMODSEQ]. */
+void imap_condstore_enable(struct imap_session *s);
+/* A HIGHESTMODSEQ as sent: never 0 (RFC 7162 §7). */
+uint64_t imap_modseq_value(uint64_t modseq);
+
 /* ---- Selected folder helpers (worker or loop, never both) ---- */
 
 /* Resolves a sequence set or UID set argument against the map into
@@ -223,9 +239,10 @@ int imap_seqset_to_uids(struct imap_session *s, const struct imap_arg *arg, bool
 uint32_t imap_seq_of(const struct imap_session *s, uint32_t uid);
 /* Leaves the selected state (frees the map). */
 void imap_session_unselect(struct imap_session *s);
-/* Reads a mailbox-name argument into the store's UTF-8 form (arena). */
-int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, const char **name_r,
-                     const char **error_r);
+/* Reads a mailbox-name argument into the store's UTF-8 form (arena); on
+ * failure the command has been answered (BAD for a non-string, NO [CANNOT]
+ * for a name that is not valid) and -1 is returned. */
+int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, const char **name_r);
 /* Writes a store name as a protocol mailbox string (modified UTF-7 or,
  * with UTF8=ACCEPT, UTF-8), quoted or as a literal. */
 void imap_mailbox_write(const struct imap_session *s, const char *name, struct sp_buf *out);

@@ -10,16 +10,22 @@
 #include "lib/sp_str.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* ---- Mailbox names (imap_list.c does the encoding) ---- */
 
-int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, const char **name_r,
-                     const char **error_r)
+int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, const char **name_r)
 {
 	struct imap_error err;
 	unsigned flags = (s->enabled & IMAP_ENABLED_UTF8) ? IMAP_NAME_UTF8 : 0;
 	if (imap_mailbox_name_from_arg(arg, flags, s->arena, name_r, &err) < 0) {
-		*error_r = err.text;
+		/* Not a string at all is a syntax error; a string that is not a
+		 * valid name is a mailbox that cannot exist (NO, as Dovecot). */
+		struct sp_slice raw;
+		if (imap_arg_get_astring(arg, &raw))
+			imap_reply(s, "NO [CANNOT] %s", err.text);
+		else
+			imap_bad(s, err.text);
 		return -1;
 	}
 	return 0;
@@ -112,8 +118,53 @@ int imap_seqset_to_uids(struct imap_session *s, const struct imap_arg *arg, bool
 	return 0;
 }
 
+void imap_flags_responses(const struct imap_session *s, struct sp_buf *out)
+{
+	struct sp_buf kw = SP_BUF_INIT;
+	for (size_t i = 0; i < s->n_keywords; i++)
+		sp_buf_printf(&kw, " %s", s->keywords[i]);
+	sp_buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s)\r\n",
+	              sp_buf_cstr(&kw));
+	if (s->readonly)
+		sp_buf_append_str(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		sp_buf_printf(out,
+		              "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		              "\\Draft%s \\*)] Flags permitted\r\n",
+		              sp_buf_cstr(&kw));
+	sp_buf_deinit(&kw);
+}
+
+void imap_keywords_note(struct imap_job *job, const char *const *kw, size_t n)
+{
+	struct imap_session *s = job->s;
+	bool added = false;
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < s->n_keywords && !known; k++)
+			known = strcasecmp(s->keywords[k], kw[i]) == 0;
+		if (known)
+			continue;
+		s->keywords = sp_reallocarray(s->keywords, s->n_keywords + 1, sizeof(char *));
+		s->keywords[s->n_keywords++] = sp_strdup(kw[i]);
+		added = true;
+	}
+	if (added)
+		imap_flags_responses(s, &job->out);
+}
+
+static void keywords_clear(struct imap_session *s)
+{
+	for (size_t i = 0; i < s->n_keywords; i++)
+		free(s->keywords[i]);
+	free(s->keywords);
+	s->keywords = NULL;
+	s->n_keywords = 0;
+}
+
 void imap_session_unselect(struct imap_session *s)
 {
+	keywords_clear(s);
 	free(s->uids);
 	s->uids = NULL;
 	s->n_uids = s->cap_uids = 0;
@@ -203,6 +254,7 @@ void imap_sync(struct imap_job *job)
 		uint32_t seq = imap_seq_of(s, c->uid);
 		if (seq == 0)
 			continue;
+		imap_keywords_note(job, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
 		imap_flags_format(&job->out, c->flags, c->keywords, c->n_keywords);
 		if (condstore)
@@ -211,6 +263,23 @@ void imap_sync(struct imap_job *job)
 	}
 	s->highestmodseq = ch.highestmodseq;
 	s->uidnext = ch.uidnext;
+}
+
+uint64_t imap_modseq_value(uint64_t modseq)
+{
+	/* RFC 7162 §7: mod-sequence-value is at least 1; a folder that never
+	 * changed has 0 in the store. The session's own cursor keeps 0. */
+	return modseq > 0 ? modseq : 1;
+}
+
+void imap_condstore_enable(struct imap_session *s)
+{
+	if (s->enabled & IMAP_ENABLED_CONDSTORE)
+		return;
+	s->enabled |= IMAP_ENABLED_CONDSTORE;
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+		              (unsigned long long)imap_modseq_value(s->highestmodseq));
 }
 
 /* ---- SELECT / EXAMINE ---- */
@@ -260,6 +329,7 @@ static void select_qresync(struct imap_job *job, struct select_job *sj)
 		uint32_t seq = imap_seq_of(s, c->uid);
 		if (seq == 0)
 			continue;
+		imap_keywords_note(job, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
 		imap_flags_format(&job->out, c->flags, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, " MODSEQ (%llu))\r\n", (unsigned long long)c->modseq);
@@ -291,7 +361,8 @@ static void select_work(struct imap_job *job)
 		return;
 	}
 	s->uids = sp_reallocarray(NULL, n > 0 ? n : 1, sizeof(*uids));
-	memcpy(s->uids, uids, n * sizeof(*uids));
+	if (n > 0)
+		memcpy(s->uids, uids, n * sizeof(*uids));
 	s->n_uids = s->cap_uids = n;
 	sj->folder_id = f.id;
 	sj->uidvalidity = f.uidvalidity;
@@ -303,12 +374,8 @@ static void select_work(struct imap_job *job)
 	s->uidvalidity = f.uidvalidity;
 
 	struct sp_buf *o = &job->out;
-	sp_buf_append_str(o, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-	if (sj->readonly)
-		sp_buf_append_str(o, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		sp_buf_append_str(o, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-		                     "\\Draft \\*)] Flags permitted\r\n");
+	s->readonly = sj->readonly;
+	imap_flags_responses(s, o);
 	sp_buf_printf(o, "* %zu EXISTS\r\n", n);
 	if (!(s->enabled & IMAP_ENABLED_REV2)) {
 		sp_buf_append_str(o, "* 0 RECENT\r\n");
@@ -327,7 +394,7 @@ static void select_work(struct imap_job *job)
 	sp_buf_printf(o, "* OK [UIDVALIDITY %u] UIDs valid\r\n", f.uidvalidity);
 	sp_buf_printf(o, "* OK [UIDNEXT %u] Predicted next UID\r\n", f.uidnext);
 	sp_buf_printf(o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-	              (unsigned long long)f.highestmodseq);
+	              (unsigned long long)imap_modseq_value(f.highestmodseq));
 	sp_buf_printf(o, "* OK [MAILBOXID (F%llx%08x)] Ok\r\n", (unsigned long long)f.id,
 	              f.uidvalidity);
 	if (sj->qresync)
@@ -407,8 +474,9 @@ void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 		imap_reply(s, "BAD %s takes a mailbox name and optional parameters", cmd->name);
 		return;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], &sj->name, &error) < 0 ||
-	    (cmd->arg_count == 2 && parse_select_params(s, &cmd->args[1], sj, &error) < 0)) {
+	if (imap_mailbox_arg(s, &cmd->args[0], &sj->name) < 0)
+		return;
+	if (cmd->arg_count == 2 && parse_select_params(s, &cmd->args[1], sj, &error) < 0) {
 		imap_bad(s, error);
 		return;
 	}
