@@ -179,6 +179,8 @@ int cli_cmd_mailbox_export(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	size_t exported_folders = 0;
 	for (size_t i = 0; i < n_folders; i++) {
+		if (folders[i].id == 0)
+			continue; /* a subscription to a name that is no folder */
 		if (only != NULL && strcmp(only, folders[i].name) != 0)
 			continue;
 		exported_folders++;

@@ -98,7 +98,7 @@ void imap_cmd_capability(struct imap_session *s, const struct imap_command *cmd)
  * §6.1.2); in the selected state that is a store round trip. */
 static void noop_work(struct imap_job *job)
 {
-	imap_job_reply(job, "OK %s completed", job->s->cmd->name);
+	imap_job_reply(job, "OK %s completed", job->s->cmd_def->name);
 	if (imap_job_store(job) != NULL)
 		job->dirty = true;
 }
@@ -306,22 +306,23 @@ static void quota_work(struct imap_job *job)
 			imap_job_reply(job, "NO [NONEXISTENT] No such mailbox");
 			return;
 		}
+		/* RFC 9208 §5.2: a mailbox without a quota has no root. */
 		sp_buf_append_str(&job->out, "* QUOTAROOT ");
 		sp_buf_append(&job->out, q->name_out.data, q->name_out.len);
-		sp_buf_append_str(&job->out, " \"\"\r\n");
+		sp_buf_append_str(&job->out, job->s->quota != 0 ? " \"\"\r\n" : "\r\n");
+		if (job->s->quota == 0) {
+			imap_job_reply(job, "OK GETQUOTAROOT completed");
+			return;
+		}
 	}
 	struct store_usage u;
 	if (store_usage(st, &u, &error) < 0) {
 		imap_job_store_error(job, error);
 		return;
 	}
-	uint64_t limit = job->s->quota;
-	if (limit == 0)
-		sp_buf_append_str(&job->out, "* QUOTA \"\" ()\r\n");
-	else
-		sp_buf_printf(&job->out, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
-		              (unsigned long long)((u.message_bytes + 1023) / 1024),
-		              (unsigned long long)(limit / 1024));
+	sp_buf_printf(&job->out, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
+	              (unsigned long long)((u.message_bytes + 1023) / 1024),
+	              (unsigned long long)(job->s->quota / 1024));
 	imap_job_reply(job, "OK %s completed", q->root ? "GETQUOTAROOT" : "GETQUOTA");
 }
 
@@ -349,7 +350,10 @@ void imap_cmd_getquota(struct imap_session *s, const struct imap_command *cmd)
 {
 	if (strcmp(cmd->name, "SETQUOTA") == 0) {
 		/* RFC 9208 §4.3: limits are the administrator's. */
-		imap_reply(s, "NO [NOPERM] Quotas are set by the administrator");
+		if (cmd->arg_count != 2 || cmd->args[1].type != IMAP_ARG_LIST)
+			imap_bad(s, "SETQUOTA takes a quota root and a list of limits");
+		else
+			imap_reply(s, "NO [NOPERM] Quotas are set by the administrator");
 		return;
 	}
 	struct sp_slice root;
@@ -357,7 +361,7 @@ void imap_cmd_getquota(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "GETQUOTA takes a quota root");
 		return;
 	}
-	if (root.len != 0) {
+	if (root.len != 0 || s->quota == 0) {
 		imap_reply(s, "NO [NONEXISTENT] No such quota root");
 		return;
 	}

@@ -64,6 +64,13 @@ static int fetch_one(void *ctx, const struct store_message *m)
 		fmt |= IMAP_FETCH_FMT_FLAGS;
 	if (m->n_keywords > 0 && (fj->spec.req.items & STORE_FETCH_FLAGS))
 		imap_keywords_note(job, m->keywords, m->n_keywords);
+	unsigned recent = imap_recent_flag(s, m->uid);
+	if (recent != 0) {
+		struct store_message copy = *m;
+		copy.flags |= recent;
+		imap_fetch_format(&job->out, seq, &fj->spec, &copy, fmt);
+		return 0;
+	}
 	imap_fetch_format(&job->out, seq, &fj->spec, m, fmt);
 	return 0;
 }
@@ -243,7 +250,8 @@ static void store_work(struct imap_job *job)
 		sp_buf_printf(&job->out, "* %u FETCH (", seq);
 		if (!sj->silent) {
 			sp_buf_append_str(&job->out, "FLAGS ");
-			imap_flags_format(&job->out, c->flags, c->keywords, c->n_keywords);
+			imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid),
+			                  c->keywords, c->n_keywords);
 			sp_buf_append_byte(&job->out, ' ');
 		}
 		sp_buf_printf(&job->out, "UID %u", c->uid);

@@ -37,6 +37,7 @@ static int run_search(struct imap_job *job, struct search_job *sj)
 	    .uids = s->uids,
 	    .n = s->n_uids,
 	    .saved = s->saved_valid ? &s->saved : NULL,
+	    .recent = (s->enabled & IMAP_ENABLED_REV2) ? NULL : &s->recent,
 	};
 	struct store_query *q = imap_search_query_build(&sj->prog, &ctx, s->arena);
 	const char *error;
@@ -169,9 +170,13 @@ static void search_work(struct imap_job *job)
 		imap_sort_write(sj->msgs, order, sj->n_msgs, sj->uid, &job->out);
 		sp_buf_append_str(&job->out, "\r\n");
 	} else {
-		sp_buf_append_str(&job->out, "* THREAD ");
-		imap_thread_run(sj->msgs, sj->n_msgs, sj->thread.algorithm, sj->uid, s->arena,
-		                &job->out);
+		/* RFC 5256 §5: "THREAD" [SP 1*thread-list] */
+		sp_buf_append_str(&job->out, "* THREAD");
+		if (sj->n_msgs > 0) {
+			sp_buf_append_byte(&job->out, ' ');
+			imap_thread_run(sj->msgs, sj->n_msgs, sj->thread.algorithm, sj->uid,
+			                s->arena, &job->out);
+		}
 		sp_buf_append_str(&job->out, "\r\n");
 	}
 	imap_job_reply(job, "OK %s%s completed", sj->uid ? "UID " : "",

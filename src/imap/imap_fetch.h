@@ -142,6 +142,9 @@ int imap_flags_parse(const struct imap_arg *args, size_t count, unsigned parse_f
  * set store_flag bits in that order, then the keywords as given. Never
  * \Recent (the store keeps none). */
 void imap_flags_format(struct sp_buf *out, unsigned flags, const char *const *keywords, size_t n);
+/* Not a store flag: the session's \Recent (RFC 3501 §2.3.2), which
+ * imap_flags_format writes after the system flags when set in flags. */
+#define IMAP_FLAG_RECENT (1u << 16)
 
 /* ---- date-time ---- */
 

@@ -128,6 +128,12 @@ void imap_flags_format(struct sp_buf *out, unsigned flags, const char *const *ke
 		sp_buf_append_str(out, imap_system_flags[i].name);
 		first = false;
 	}
+	if (flags & IMAP_FLAG_RECENT) {
+		if (!first)
+			sp_buf_append_byte(out, ' ');
+		sp_buf_append_str(out, "\\Recent");
+		first = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (!first)
 			sp_buf_append_byte(out, ' ');

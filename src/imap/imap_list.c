@@ -144,7 +144,7 @@ static const char *const status_names[IMAP_STATUS_ITEM_COUNT] = {
     [IMAP_STATUS_UIDVALIDITY] = "UIDVALIDITY", [IMAP_STATUS_UNSEEN] = "UNSEEN",
     [IMAP_STATUS_DELETED] = "DELETED",         [IMAP_STATUS_SIZE] = "SIZE",
     [IMAP_STATUS_RECENT] = "RECENT",           [IMAP_STATUS_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
-    [IMAP_STATUS_APPENDLIMIT] = "APPENDLIMIT",
+    [IMAP_STATUS_APPENDLIMIT] = "APPENDLIMIT", [IMAP_STATUS_MAILBOXID] = "MAILBOXID",
 };
 
 int imap_status_items_parse(const struct imap_arg *list, struct imap_status_items *items_r,
@@ -221,6 +221,11 @@ void imap_status_format(const struct store_status *st, const struct imap_status_
 		case IMAP_STATUS_APPENDLIMIT:
 			v = appendlimit;
 			break;
+		case IMAP_STATUS_MAILBOXID:
+			/* RFC 8474 §4.2: the same id SELECT and CREATE give */
+			sp_buf_printf(out, "%sMAILBOXID (F%llx%08x)", i > 0 ? " " : "",
+			              (unsigned long long)st->folder.id, st->folder.uidvalidity);
+			continue;
 		case IMAP_STATUS_ITEM_COUNT:
 			sp_panic("bad status item");
 		}
@@ -727,7 +732,13 @@ size_t imap_list_format(const struct imap_list_cmd *cmd, const struct store_fold
 			 * LIST-EXTENDED attribute; a basic LIST says \Noselect */
 			if (!x->exists)
 				attr_add(&attrs, cmd->extended ? "\\NonExistent" : "\\Noselect");
-			attr_add(&attrs, x->has_children ? "\\HasChildren" : "\\HasNoChildren");
+			/* RFC 3348 §4: the child attributes describe a mailbox;
+			 * a name that does not exist has none unless it has
+			 * children (the level above them). */
+			if (x->has_children)
+				attr_add(&attrs, "\\HasChildren");
+			else if (x->exists)
+				attr_add(&attrs, "\\HasNoChildren");
 			if (show_sub && x->subscribed)
 				attr_add(&attrs, "\\Subscribed");
 			if (x->exists)

@@ -58,6 +58,7 @@ enum imap_status_item {
 	IMAP_STATUS_RECENT,        /* RFC 3501; always 0 (no \Recent) */
 	IMAP_STATUS_HIGHESTMODSEQ, /* RFC 7162 §3.1.2.1 */
 	IMAP_STATUS_APPENDLIMIT,   /* RFC 7889 §4 */
+	IMAP_STATUS_MAILBOXID,     /* RFC 8474 §4.2 */
 	IMAP_STATUS_ITEM_COUNT,
 };
 

@@ -1151,7 +1151,8 @@ bool imap_arg_get_astring(const struct imap_arg *arg, struct sp_slice *str_r)
 		*str_r = arg->str;
 		return true;
 	case IMAP_ARG_LITERAL:
-		if (arg->streamed)
+		/* literal8 (RFC 3516) is no astring: only APPEND takes it */
+		if (arg->streamed || arg->literal8)
 			return false;
 		*str_r = arg->str;
 		return true;
@@ -1162,7 +1163,8 @@ bool imap_arg_get_astring(const struct imap_arg *arg, struct sp_slice *str_r)
 
 bool imap_arg_get_string(const struct imap_arg *arg, struct sp_slice *str_r)
 {
-	if (arg->type == IMAP_ARG_QUOTED || (arg->type == IMAP_ARG_LITERAL && !arg->streamed)) {
+	if (arg->type == IMAP_ARG_QUOTED ||
+	    (arg->type == IMAP_ARG_LITERAL && !arg->streamed && !arg->literal8)) {
 		*str_r = arg->str;
 		return true;
 	}

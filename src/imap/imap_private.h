@@ -104,9 +104,12 @@ struct imap_session {
 
 	/* The command in progress. */
 	char tag[128];
-	const struct imap_command *cmd; /* parser memory: valid while busy */
-	bool in_command;                /* dispatched and not finished */
-	bool busy;                      /* a job is in flight */
+	const struct imap_command *cmd;         /* parser memory: valid while busy, not
+	                                         * after a raw line (AUTHENTICATE, IDLE) */
+	const struct imap_command_def *cmd_def; /* the command in progress */
+	bool cmd_uid;
+	bool in_command; /* dispatched and not finished */
+	bool busy;       /* a job is in flight */
 	struct imap_job *job;
 	bool job_closed; /* the connection closed while the job ran */
 	bool idling;
@@ -139,7 +142,8 @@ struct imap_session {
 	size_t n_uids, cap_uids;
 	char **keywords; /* announced in FLAGS since SELECT */
 	size_t n_keywords;
-	struct imap_seqset saved; /* SEARCHRES "$", as UIDs */
+	struct imap_seqset saved;  /* SEARCHRES "$", as UIDs */
+	struct imap_seqset recent; /* this session's \Recent messages, as UIDs */
 	bool saved_valid;
 };
 
@@ -221,6 +225,14 @@ void imap_keywords_note(struct imap_job *job, const char *const *kw, size_t n);
 /* Writes the FLAGS and PERMANENTFLAGS responses for the session's
  * keywords. */
 void imap_flags_responses(const struct imap_session *s, struct sp_buf *out);
+
+/* IMAP_FLAG_RECENT when uid is \Recent for this session (IMAP4rev1
+ * only: IMAP4rev2 has no \Recent), else 0. */
+unsigned imap_recent_flag(const struct imap_session *s, uint32_t uid);
+/* Worker side: claims the new messages of the map above the last claim
+ * (RFC 3501 §2.3.2: the first session told of a message sees it as
+ * \Recent) and writes "* N RECENT" for IMAP4rev1 sessions. */
+void imap_recent_update(struct imap_job *job, uint32_t from_uid);
 
 /* RFC 7162 §3.1: a CONDSTORE-enabling command; the first one in the
  * selected state gets an untagged OK [HIGHESTMODSEQ]. */

@@ -2,6 +2,7 @@
  * §6.4.4, RFC 4731 §3.1 search-return-opts, RFC 5182, RFC 7162 §3.1.5,
  * RFC 5032, RFC 8514 §4, RFC 8474 §6, and the X-REGEX key (see header). */
 #include "imap/imap_search_parse.h"
+#include "imap/imap_utf7.h"
 
 #include "imap/imap_seqset.h"
 #include "lib/sp_str.h"
@@ -137,6 +138,10 @@ static int get_astring(struct search_ctx *c, const char *key, const char *what,
 		return fail(c, "%s: %s too long", key, what);
 	if (!imap_arg_get_astring(a, str_r))
 		return fail(c, "%s: %s must be a string", key, what);
+	/* Only US-ASCII and UTF-8 are accepted charsets: 8-bit octets must
+	 * be UTF-8 (RFC 9051 §9 QUOTED-CHAR). */
+	if (!imap_utf8_is_valid(*str_r))
+		return fail(c, "%s: %s is not valid UTF-8", key, what);
 	*str_r = copy_slice(c, *str_r);
 	return 0;
 }

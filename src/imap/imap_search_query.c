@@ -170,6 +170,15 @@ static void q_str(struct store_query *q, enum store_query_type type, const struc
 	q->str = (const char *)s.ptr; /* NUL-terminated by the parser */
 }
 
+static void q_recent(struct query_builder *b, struct store_query *q)
+{
+	const struct imap_seqset *r = b->ctx->recent;
+	if (r == NULL)
+		q_nothing(b, q);
+	else
+		q_uids(b, r->ranges, r->count, q);
+}
+
 static void q_date(struct store_query *q, enum store_query_type type, const struct imap_date *d)
 {
 	q->type = type;
@@ -183,14 +192,31 @@ static void build(struct query_builder *b, const struct imap_search_key *k, stru
 	memset(q, 0, sizeof(*q));
 	switch (k->type) {
 	case IMAP_SEARCH_ALL:
-	case IMAP_SEARCH_OLD:               /* no \Recent: every message is old */
 	case IMAP_SEARCH_SAVEDATESUPPORTED: /* RFC 8514 §4.3: save dates kept */
 		q->type = STORE_Q_ALL;
 		return;
-	case IMAP_SEARCH_NEW:
 	case IMAP_SEARCH_RECENT:
-		q_nothing(b, q);
+		q_recent(b, q);
 		return;
+	case IMAP_SEARCH_OLD: {
+		/* RFC 3501 §6.4.4: NOT RECENT */
+		struct store_query *r = sp_arena_zalloc(b->arena, sizeof(*r));
+		q_recent(b, r);
+		q->type = STORE_Q_NOT;
+		q->children = r;
+		q->n_children = 1;
+		return;
+	}
+	case IMAP_SEARCH_NEW: {
+		/* RFC 3501 §6.4.4: RECENT UNSEEN */
+		struct store_query *c = sp_arena_zalloc(b->arena, 2 * sizeof(*c));
+		q_recent(b, &c[0]);
+		q_flags(&c[1], false, STORE_FLAG_SEEN);
+		q->type = STORE_Q_AND;
+		q->children = c;
+		q->n_children = 2;
+		return;
+	}
 	case IMAP_SEARCH_ANSWERED:
 		q_flags(q, true, STORE_FLAG_ANSWERED);
 		return;

@@ -22,6 +22,9 @@ struct imap_search_ctx {
 	/* The saved result for "$" (RFC 5182), as UIDs; NULL or empty when
 	 * nothing was saved (then "$" matches nothing, RFC 5182 §2.1). */
 	const struct imap_seqset *saved;
+	/* The session's \Recent messages (RFC 3501 §2.3.2), as UIDs; NULL or
+	 * empty when none. */
+	const struct imap_seqset *recent;
 };
 
 /* Builds the store query for prog in arena (valid until it is reset; its

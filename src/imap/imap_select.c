@@ -172,12 +172,61 @@ void imap_session_unselect(struct imap_session *s)
 	s->folder_name = NULL;
 	s->folder_id = 0;
 	imap_seqset_clear(&s->saved);
+	imap_seqset_clear(&s->recent);
 	s->saved_valid = false;
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;
 }
 
 /* ---- Updates ---- */
+
+unsigned imap_recent_flag(const struct imap_session *s, uint32_t uid)
+{
+	if ((s->enabled & IMAP_ENABLED_REV2) || s->recent.count == 0)
+		return 0;
+	return imap_seqset_contains(&s->recent, uid) ? IMAP_FLAG_RECENT : 0;
+}
+
+/* Index of the first map entry >= uid. */
+static size_t map_lower_bound(const struct imap_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->n_uids;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t recent_count(const struct imap_session *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->recent.count; i++) {
+		const struct imap_seq_range *r = &s->recent.ranges[i];
+		size_t end = r->hi == UINT32_MAX ? s->n_uids : map_lower_bound(s, r->hi + 1);
+		n += end - map_lower_bound(s, r->lo);
+	}
+	return n;
+}
+
+void imap_recent_update(struct imap_job *job, uint32_t from_uid)
+{
+	struct imap_session *s = job->s;
+	uint32_t last = s->n_uids > 0 ? s->uids[s->n_uids - 1] : 0;
+	uint32_t old = last;
+	const char *error;
+	if (last >= from_uid &&
+	    store_recent_claim(s->store, s->folder_id, last, s->readonly, &old, &error) == 0 &&
+	    old < last) {
+		imap_seqset_add_range(&s->recent, old + 1 > from_uid ? old + 1 : from_uid, last);
+		imap_seqset_normalize(&s->recent);
+	}
+	if (!(s->enabled & IMAP_ENABLED_REV2))
+		sp_buf_printf(&job->out, "* %zu RECENT\r\n", recent_count(s));
+}
 
 static bool reported(const struct imap_job *job, const struct store_changed *c)
 {
@@ -244,8 +293,10 @@ void imap_sync(struct imap_job *job)
 	for (size_t i = 0; i < ch.n_changed; i++)
 		if (ch.changed[i].uid > last)
 			map_append(s, ch.changed[i].uid);
-	if (s->n_uids != before)
+	if (s->n_uids != before) {
 		sp_buf_printf(&job->out, "* %zu EXISTS\r\n", s->n_uids);
+		imap_recent_update(job, last + 1);
+	}
 	bool condstore = (s->enabled & IMAP_ENABLED_CONDSTORE) != 0;
 	for (size_t i = 0; i < ch.n_changed; i++) {
 		const struct store_changed *c = &ch.changed[i];
@@ -256,7 +307,8 @@ void imap_sync(struct imap_job *job)
 			continue;
 		imap_keywords_note(job, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
-		imap_flags_format(&job->out, c->flags, c->keywords, c->n_keywords);
+		imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid), c->keywords,
+		                  c->n_keywords);
 		if (condstore)
 			sp_buf_printf(&job->out, " MODSEQ (%llu)", (unsigned long long)c->modseq);
 		sp_buf_append_str(&job->out, ")\r\n");
@@ -331,7 +383,8 @@ static void select_qresync(struct imap_job *job, struct select_job *sj)
 			continue;
 		imap_keywords_note(job, c->keywords, c->n_keywords);
 		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
-		imap_flags_format(&job->out, c->flags, c->keywords, c->n_keywords);
+		imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid), c->keywords,
+		                  c->n_keywords);
 		sp_buf_printf(&job->out, " MODSEQ (%llu))\r\n", (unsigned long long)c->modseq);
 	}
 }
@@ -377,8 +430,8 @@ static void select_work(struct imap_job *job)
 	s->readonly = sj->readonly;
 	imap_flags_responses(s, o);
 	sp_buf_printf(o, "* %zu EXISTS\r\n", n);
+	imap_recent_update(job, 1);
 	if (!(s->enabled & IMAP_ENABLED_REV2)) {
-		sp_buf_append_str(o, "* 0 RECENT\r\n");
 		/* RFC 3501 §6.3.1: the first unseen message, if any. */
 		struct store_query q = {.type = STORE_Q_FLAGS_UNSET, .flags = STORE_FLAG_SEEN};
 		uint32_t *unseen;
@@ -397,6 +450,12 @@ static void select_work(struct imap_job *job)
 	              (unsigned long long)imap_modseq_value(f.highestmodseq));
 	sp_buf_printf(o, "* OK [MAILBOXID (F%llx%08x)] Ok\r\n", (unsigned long long)f.id,
 	              f.uidvalidity);
+	if (s->enabled & IMAP_ENABLED_REV2) {
+		/* RFC 9051 §6.3.2: the mailbox's LIST response */
+		sp_buf_append_str(o, "* LIST () \"/\" ");
+		imap_mailbox_write(s, f.name, o);
+		sp_buf_append_str(o, "\r\n");
+	}
 	if (sj->qresync)
 		select_qresync(job, sj);
 	sj->ok = true;

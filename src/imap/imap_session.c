@@ -36,6 +36,7 @@ static void command_end(struct imap_session *s)
 {
 	s->in_command = false;
 	s->cmd = NULL;
+	s->cmd_def = NULL;
 	if (s->cmd_data_free != NULL)
 		s->cmd_data_free(s->cmd_data);
 	s->cmd_data = NULL;
@@ -256,11 +257,8 @@ struct imap_job *imap_job_start_on(struct imap_session *s, struct sp_work_queue 
 	sp_buf_init(&job->tagged);
 	job->sync = true;
 	job->allow_expunge = true;
-	if (s->cmd != NULL) {
-		const struct imap_command_def *def = imap_command_find(s->cmd->name);
-		if (def != NULL && (def->flags & IMAP_CMD_NO_EXPUNGE) && !s->cmd->uid)
-			job->allow_expunge = false;
-	}
+	if (s->cmd_def != NULL && (s->cmd_def->flags & IMAP_CMD_NO_EXPUNGE) && !s->cmd_uid)
+		job->allow_expunge = false;
 	job->dirty = s->dirty;
 	s->dirty = false;
 	if (sp_workers_submit(s->srv->cfg.workers, queue, job_work, job_done, job, s->id) < 0) {
@@ -333,6 +331,8 @@ static void dispatch(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, state_error(s, def->flags));
 		return;
 	}
+	s->cmd_def = def;
+	s->cmd_uid = cmd->uid;
 	def->fn(s, cmd);
 }
 
@@ -388,6 +388,7 @@ static void handle_event(struct imap_session *s, const struct imap_event *ev)
 			return;
 		}
 		if (s->authenticating) {
+			s->cmd = NULL; /* the parser moved on */
 			imap_authenticate_line(s, ev->data);
 			return;
 		}
@@ -501,6 +502,7 @@ static void session_free(struct imap_session *s)
 	imap_parser_free(&s->parser);
 	sp_arena_free(&s->arena);
 	imap_seqset_deinit(&s->saved);
+	imap_seqset_deinit(&s->recent);
 	sp_loop_owner_remove(s->srv->cfg.loop, s->id);
 	s->srv->n_sessions--;
 	free(s);
@@ -546,6 +548,7 @@ void imap_accept(void *ctx, struct sp_conn *conn)
 	s->parser = imap_parser_new(&limits);
 	s->arena = sp_arena_new(4096);
 	imap_seqset_init(&s->saved);
+	imap_seqset_init(&s->recent);
 	srv->n_sessions++;
 	sp_conn_set_handlers(conn, &session_handlers, s);
 	sp_conn_set_idle_timeout(conn, srv->cfg.idle_timeout_ms != 0 ? srv->cfg.idle_timeout_ms

@@ -188,11 +188,18 @@ static void link_message(struct thread_ctx *c, struct id_table *t, uint32_t m)
 			set_parent(c, r, prev);
 		prev = r;
 	}
-	/* 1.B: the last reference is the parent, replacing an older link,
-	 * unless that would loop; no references means no parent. */
-	if (prev == NONE)
+	/* 1.B: "If the current message already has a parent, break the old
+	 * link", then make the last reference the parent "unless doing so
+	 * would introduce a loop": a message whose new parent would loop ends
+	 * up with no parent at all, not with its old one. No references
+	 * means no parent. (Dropping the old link first cannot change the
+	 * loop check: it walks up from prev, and reaches self's old parent
+	 * only through self.) */
+	if (prev == NONE || c->nodes[self].parent == prev)
+		set_parent(c, self, prev);
+	else if (would_loop(c, prev, self))
 		set_parent(c, self, NONE);
-	else if (c->nodes[self].parent != prev && !would_loop(c, prev, self))
+	else
 		set_parent(c, self, prev);
 }
 

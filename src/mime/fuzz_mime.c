@@ -125,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	(void)mime_address_parse(data, size, arena, &n);
+	mime_address_text(data, size, &b);
 	(void)mime_date_parse(data, size, &t, &off);
 	mime_rfc2047_decode(data, size, &b);
 	mime_qp_decode(data, size, &b);

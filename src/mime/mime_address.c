@@ -322,3 +322,50 @@ struct mime_address *mime_address_parse(const uint8_t *value, size_t len, struct
 	*count_r = l.n;
 	return res;
 }
+
+/* One entry's text: the display name decoded, the address bare or in
+ * angle brackets after a name. */
+static void address_text(const struct mime_address *a, struct sp_buf *out)
+{
+	bool named = a->name != NULL && a->name[0] != '\0';
+	if (named) {
+		mime_rfc2047_decode((const uint8_t *)a->name, strlen(a->name), out);
+		if (a->mailbox == NULL && a->domain == NULL)
+			return;
+		sp_buf_append_str(out, " <");
+	}
+	if (a->mailbox != NULL)
+		sp_buf_append_str(out, a->mailbox);
+	if (a->domain != NULL) {
+		sp_buf_append_byte(out, '@');
+		sp_buf_append_str(out, a->domain);
+	}
+	if (named)
+		sp_buf_append_byte(out, '>');
+}
+
+void mime_address_text(const uint8_t *value, size_t len, struct sp_buf *out)
+{
+	struct sp_arena *arena = sp_arena_new(1024);
+	unsigned n;
+	struct mime_address *a = mime_address_parse(value, len, arena, &n);
+	const char *sep = ""; /* what goes before the next entry */
+	for (unsigned i = 0; i < n; i++) {
+		if (a[i].group_end) {
+			sp_buf_append_byte(out, ';');
+			sep = ", ";
+			continue;
+		}
+		sp_buf_append_str(out, sep);
+		if (a[i].group_start) {
+			mime_rfc2047_decode((const uint8_t *)a[i].mailbox, strlen(a[i].mailbox),
+			                    out);
+			sp_buf_append_byte(out, ':');
+			sep = " ";
+			continue;
+		}
+		address_text(&a[i], out);
+		sep = ", ";
+	}
+	sp_arena_free(&arena);
+}

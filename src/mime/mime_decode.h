@@ -70,6 +70,14 @@ struct mime_address {
 struct mime_address *mime_address_parse(const uint8_t *value, size_t len, struct sp_arena *arena,
                                         unsigned *count_r);
 
+/* Appends an address-list value (unfolded) as parsed, the form address
+ * searches (FROM, TO, CC, BCC of RFC 9051 §6.4.4) match against besides
+ * the raw field: comments and quoting gone, encoded-words in names
+ * decoded, each mailbox "Name <local@domain>" or "local@domain", groups
+ * "name: member, member;", entries separated by ", ". Appends nothing
+ * for an empty list. */
+void mime_address_text(const uint8_t *value, size_t len, struct sp_buf *out);
+
 /* ---- Dates (RFC 5322 §3.3, §4.3) ---- */
 
 /* Parses a Date value: day-of-week optional, 2- and 3-digit years (+1900

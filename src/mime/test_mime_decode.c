@@ -257,6 +257,36 @@ static void test_address(void)
 	}
 }
 
+/* The address text that FROM/TO/CC/BCC searches match (mime_address_text). */
+static void test_address_text(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {.in = "user-from@domain.org", .out = "user-from@domain.org"},
+	    {.in = "RealFrom <user-from@domain.org>", .out = "RealFrom <user-from@domain.org>"},
+	    {.in = "<user-from (comment)@ (comment) domain.org>", .out = "user-from@domain.org"},
+	    {.in = "user-from@domain.org (RealFrom)", .out = "RealFrom <user-from@domain.org>"},
+	    {.in = "a@b.org,  \"Doe, John\" <jd@x.org>", .out = "a@b.org, Doe, John <jd@x.org>"},
+	    {.in = "groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+	           "  groupname2: groupuser3@domain.org;",
+	     .out = "groupname: groupuser1@domain.org, groupuser2@domain.org;, "
+	            "groupname2: groupuser3@domain.org;"},
+	    {.in = "groupname:;", .out = "groupname:;"},
+	    {.in = "=?utf-8?Q?J=C3=B6rg?= <j@x>", .out = "J\xc3\xb6rg <j@x>"},
+	    {.in = "<@relay.test:user@host.test>", .out = "user@host.test"},
+	    {.in = "MAILER DAEMON", .out = "MAILER DAEMON"},
+	    {.in = "foo", .out = "foo"},
+	    {.in = "", .out = ""},
+	};
+	for (size_t i = 0; i < SP_N_ELEMENTS(cases); i++) {
+		struct sp_buf b = SP_BUF_INIT;
+		mime_address_text((const uint8_t *)cases[i].in, strlen(cases[i].in), &b);
+		SP_CHECK_STR(sp_buf_cstr(&b), cases[i].out);
+		sp_buf_deinit(&b);
+	}
+}
+
 static void test_date(void)
 {
 	static const struct {
@@ -372,6 +402,7 @@ int main(void)
 	SP_TEST_RUN(test_charset);
 	SP_TEST_RUN(test_cte);
 	SP_TEST_RUN(test_address);
+	SP_TEST_RUN(test_address_text);
 	SP_TEST_RUN(test_date);
 	SP_TEST_RUN(test_html);
 	SP_TEST_RUN(test_imap_string);

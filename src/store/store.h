@@ -55,7 +55,7 @@ enum store_err {
 #define STORE_FOLDER_NAME_MAX 1000     /* bytes of a UTF-8 folder name */
 #define STORE_KEYWORD_MAX 200          /* bytes of one keyword */
 #define STORE_KEYWORDS_MAX 256         /* keywords per message */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 
 /* ---- Sessions ---- */
 
@@ -104,6 +104,8 @@ enum store_special_use {
  * hierarchy delimiter '/'; "INBOX" is case-insensitive and always exists. */
 #define STORE_DELIMITER '/'
 
+/* A folder, or (id == 0, only from store_folder_list) a subscribed name
+ * that is no folder: then subscribed is true and every other field 0. */
 struct store_folder {
 	int64_t id;
 	const char *name;
@@ -113,15 +115,20 @@ struct store_folder {
 	uint64_t highestmodseq;
 };
 
-/* STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE). RECENT is always 0: the store
- * keeps no \Recent (RFC 9051 removed it). */
+/* STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE). recent: the messages above
+ * the folder's recent floor, i.e. not yet claimed by any session (see
+ * store_recent_claim; RFC 3501 §2.3.2). */
 struct store_status {
 	struct store_folder folder;
 	uint32_t messages, unseen, recent, deleted;
 	uint64_t size; /* sum of RFC822.SIZE */
 };
 
-/* All folders ordered by name, into arena (*n_r of them). */
+/* All folders, plus one entry with id == 0 (subscribed true, other
+ * fields 0) for each subscribed name that is not a folder (RFC 9051
+ * §6.3.7: subscriptions outlive their folders), ordered by name (bytes
+ * of the UTF-8), into arena (*n_r of them). Callers that want only real
+ * folders skip id == 0. */
 int store_folder_list(struct store_session *s, struct sp_arena *arena,
                       struct store_folder **folders_r, size_t *n_r, const char **error_r);
 /* One folder by name; 1 found (*f_r filled, name in arena), 0 not found. */
@@ -135,15 +142,39 @@ int store_folder_status(struct store_session *s, const char *name, struct sp_are
 int store_folder_create(struct store_session *s, const char *name, unsigned special_use,
                         const char **error_r);
 /* Deletes a folder and its messages (children stay, RFC 9051 §6.3.5);
- * INBOX cannot be deleted. */
+ * INBOX cannot be deleted. Its subscription stays (RFC 9051 §6.3.7). */
 int store_folder_delete(struct store_session *s, const char *name, const char **error_r);
 /* Renames a folder and its children. Renaming INBOX moves its messages
  * to the new folder and leaves INBOX empty (RFC 9051 §6.3.6). The new
- * name gets a new UIDVALIDITY. */
+ * name gets a new UIDVALIDITY; its recent floor is kept. The
+ * subscriptions of from and of every name under from/ move to the new
+ * names (INBOX's stay: INBOX itself is not renamed). */
 int store_folder_rename(struct store_session *s, const char *from, const char *to,
                         const char **error_r);
+/* Adds name to (or removes it from) the subscription list, a list of
+ * names apart from the folders: any valid folder name (see
+ * store_folder_create; INBOX canonical) whether or not the folder exists
+ * (RFC 3501 §6.3.6 allows subscribing a non-existent name). Subscribing
+ * twice or unsubscribing a name not subscribed succeeds and changes
+ * nothing. -1 with STORE_ERR_BAD_ARG for an invalid name. */
 int store_folder_subscribe(struct store_session *s, const char *name, bool subscribed,
                            const char **error_r);
+
+/* \Recent (RFC 3501 §2.3.2: a message is recent for the first session
+ * notified of it). Each folder keeps a recent floor, the highest UID some
+ * session has claimed: 0 for a new folder; appended, copied and moved
+ * messages get UIDs above it.
+ *
+ * Claims the messages of folder_id with UID <= up_to that no session has
+ * claimed yet, atomically across sessions and processes: sets the folder's
+ * recent floor to max(floor, up_to) and returns the old floor in *old_r
+ * (the caller's \Recent messages are those with old < UID <= up_to; none
+ * when old >= up_to). An up_to above the last UID the folder ever gave
+ * out counts as that UID, so a message appended later is never claimed
+ * unseen. read_only: just report the floor without moving it (EXAMINE,
+ * STATUS). -1 with STORE_ERR_NONEXISTENT when the folder is gone. */
+int store_recent_claim(struct store_session *s, int64_t folder_id, uint32_t up_to, bool read_only,
+                       uint32_t *old_r, const char **error_r);
 
 /* ---- Messages ---- */
 

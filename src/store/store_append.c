@@ -30,6 +30,28 @@ static const char *field_text(const struct mime_message *msg, const char *name,
 	return out;
 }
 
+/* What FROM/TO/CC/BCC searches match for an address field: the decoded
+ * field as written (display names, comments), then on a second line the
+ * addresses as parsed (mime_address_text), so that "user@domain" matches
+ * "<user (comment)@ domain>" as well (RFC 9051 §6.4.4 leaves the match to
+ * the server; this is what Dovecot matches). NULL without the field. */
+static const char *address_search_text(const struct mime_message *msg, const char *name,
+                                       struct sp_arena *arena)
+{
+	const struct mime_field *f = mime_part_field(msg, msg->root, name);
+	if (f == NULL)
+		return NULL;
+	size_t len;
+	char *v = mime_field_value(msg, f, arena, &len);
+	struct sp_buf b = SP_BUF_INIT;
+	mime_rfc2047_decode((const uint8_t *)v, len, &b);
+	sp_buf_append_byte(&b, '\n');
+	mime_address_text((const uint8_t *)v, len, &b);
+	char *out = sp_arena_strndup(arena, sp_buf_cstr(&b), b.len);
+	sp_buf_deinit(&b);
+	return out;
+}
+
 /* "Name: decoded value\n" for every field of the top-level header, for
  * HEADER and TEXT searches. */
 static void header_text(const struct mime_message *msg, struct sp_arena *arena, struct sp_buf *out)
@@ -227,10 +249,10 @@ static int insert_content(struct store_session *s, const struct store_append_msg
 		} else {
 			sqlite3_bind_int64(st, 1, cid);
 			bind_opt(st, 2, subject);
-			bind_opt(st, 3, from);
-			bind_opt(st, 4, to);
-			bind_opt(st, 5, cc);
-			bind_opt(st, 6, bcc);
+			bind_opt(st, 3, address_search_text(msg, "From", arena));
+			bind_opt(st, 4, address_search_text(msg, "To", arena));
+			bind_opt(st, 5, address_search_text(msg, "Cc", arena));
+			bind_opt(st, 6, address_search_text(msg, "Bcc", arena));
 			sqlite3_bind_text(st, 7, sp_buf_cstr(&hdrs), (int)hdrs.len, SQLITE_STATIC);
 			sqlite3_bind_text(st, 8, sp_buf_cstr(&text), (int)text.len, SQLITE_STATIC);
 			if (store_step(st) != SQLITE_DONE)

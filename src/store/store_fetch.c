@@ -25,8 +25,42 @@ static void apply_partial(const struct store_section_req *req, struct store_sect
 	d->len = (size_t)SP_MIN((uint64_t)(d->len - req->offset), req->count);
 }
 
+/* The message as stored, for BINARY of a "binary" part when the served
+ * form differs (bare line ends made CRLF): parsed on first use. */
+struct raw_view {
+	const uint8_t *data;
+	size_t len;
+	bool differs; /* the served form is not the stored bytes */
+	struct sp_arena *arena;
+	struct mime_message *msg;
+};
+
+/* The content of a leaf whose Content-Transfer-Encoding is "binary" as
+ * stored: its bytes are data, not lines, so the CRLF served form of the
+ * message must not change them (RFC 3516 §4.2: BINARY is the content
+ * with the encoding undone, and undoing "binary" changes nothing; RFC
+ * 2045 §6.2: binary data need not be lines). false when not such a part
+ * or the stored message does not have it at the same path. */
+static bool raw_binary_part(struct raw_view *rv, const struct mime_section *sec,
+                            const struct mime_part *part, struct store_section_data *d)
+{
+	if (!rv->differs || mime_cte_parse(part->encoding) != MIME_CTE_BINARY)
+		return false;
+	if (rv->msg == NULL)
+		mime_parse(rv->data != NULL ? rv->data : (const uint8_t *)"", rv->len, NULL,
+		           rv->arena, &rv->msg);
+	const struct mime_part *rp = mime_part_by_path(rv->msg, sec->path, sec->path_len);
+	if (rp == NULL || rp->children != NULL || rp->message != NULL ||
+	    mime_cte_parse(rp->encoding) != MIME_CTE_BINARY)
+		return false;
+	d->data = rv->msg->data + rp->body_off;
+	d->len = rp->body_len;
+	return true;
+}
+
 static void resolve_section(const struct store_section_req *req, struct sec_state *ss,
-                            const struct mime_message *msg, struct store_section_data *d)
+                            const struct mime_message *msg, struct raw_view *rv,
+                            struct store_section_data *d)
 {
 	memset(d, 0, sizeof(*d));
 	sp_buf_reset(&ss->buf);
@@ -62,6 +96,8 @@ static void resolve_section(const struct store_section_req *req, struct sec_stat
 		} else if (part->children != NULL || part->message != NULL) {
 			d->data = msg->data + part->body_off;
 			d->len = part->body_len;
+		} else if (raw_binary_part(rv, &ss->sec, part, d)) {
+			/* d set from the stored bytes */
 		} else if (mime_part_decode_body(msg, part, &ss->buf) < 0) {
 			d->unknown_cte = true;
 		} else {
@@ -133,8 +169,10 @@ static int fetch_row(struct store_session *s, sqlite3_stmt *st, const struct sto
 		}
 		struct mime_message *msg;
 		mime_parse(sd != NULL ? sd : (const uint8_t *)"", sl, NULL, arena, &msg);
+		struct raw_view rv = {
+		    .data = raw.data, .len = raw.len, .differs = !crlf, .arena = arena};
 		for (size_t i = 0; i < req->n_sections; i++)
-			resolve_section(&req->sections[i], &ss[i], msg, &data[i]);
+			resolve_section(&req->sections[i], &ss[i], msg, &rv, &data[i]);
 		m.sections = data;
 	}
 	if (fn(ctx, &m) < 0) {

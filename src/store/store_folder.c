@@ -1,7 +1,8 @@
 /* Folders: list, create, delete, rename, subscribe, status (RFC 9051
  * §6.3.4-6.3.11, RFC 6154 special-use, RFC 8438 STATUS=SIZE). Names are
  * UTF-8 with '/' as the hierarchy delimiter; "INBOX" is matched without
- * regard to case and stored as "INBOX". */
+ * regard to case and stored as "INBOX". Subscriptions are a list of
+ * names of their own that outlive the folders (RFC 9051 §6.3.7). */
 #include "store/store_private.h"
 
 #include <stdio.h>
@@ -116,30 +117,45 @@ static int next_uidvalidity(struct store_session *s, uint32_t *v_r, const char *
 	return 0;
 }
 
+/* Inside a write transaction; name valid and canonical. */
+static int subscription_set(struct store_session *s, const char *name, bool subscribed,
+                            const char **error_r)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s,
+	                  subscribed ? "INSERT OR IGNORE INTO subscriptions(name) VALUES(?)"
+	                             : "DELETE FROM subscriptions WHERE name = ?",
+	                  error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = store_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail_db(s, error_r, "subscribe");
+}
+
 static int insert_folder(struct store_session *s, const char *name, unsigned special_use,
                          bool subscribed, const char **error_r)
 {
 	uint32_t uidvalidity;
 	if (next_uidvalidity(s, &uidvalidity, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st =
-	    store_prepare(s,
-	                  "INSERT INTO folders(name, special_use, uidvalidity, subscribed)"
-	                  " VALUES(?, ?, ?, ?)",
-	                  error_r);
+	sqlite3_stmt *st = store_prepare(
+	    s, "INSERT INTO folders(name, special_use, uidvalidity) VALUES(?, ?, ?)", error_r);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)special_use);
 	sqlite3_bind_int64(st, 3, uidvalidity);
-	sqlite3_bind_int(st, 4, subscribed);
 	int rc = store_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return store_fail(s, STORE_ERR_EXISTS, error_r, "folder already exists");
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "create folder");
-	return 0;
+	/* Not subscribing leaves an earlier subscription of the name alone:
+	 * a folder recreated under a subscribed name is subscribed again. */
+	return subscribed ? subscription_set(s, name, true, error_r) : 0;
 }
 
 static int folder_exists(struct store_session *s, const char *name)
@@ -256,15 +272,15 @@ static int rename_inbox(struct store_session *s, const char *to, const char **er
 		return store_fail_db(s, error_r, "rename");
 	st =
 	    store_prepare(s,
-	                  "UPDATE folders SET uidnext = (SELECT uidnext FROM folders WHERE id = ?),"
-	                  " highestmodseq = (SELECT highestmodseq FROM folders WHERE id = ?)"
+	                  "UPDATE folders SET (uidnext, highestmodseq, recent_floor) ="
+	                  " (SELECT uidnext, highestmodseq, recent_floor FROM folders WHERE id = ?)"
 	                  " WHERE id = ?",
 	                  error_r);
 	if (st == NULL)
 		return -1;
+	/* the moved messages stay \Recent or not as they were */
 	sqlite3_bind_int64(st, 1, inbox);
-	sqlite3_bind_int64(st, 2, inbox);
-	sqlite3_bind_int64(st, 3, dst);
+	sqlite3_bind_int64(st, 2, dst);
 	rc = store_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -289,19 +305,62 @@ static int rename_inbox(struct store_session *s, const char *to, const char **er
 	return 0;
 }
 
+/* The SQL condition "name is ?1 or under ?1/". substr counts characters,
+ * so the prefix is compared and cut in bytes through a blob cast. */
+#define UNDER_OR_AT                                                                                \
+	"(name = ?1 OR substr(CAST(name AS BLOB), 1, length(CAST(?1 AS BLOB)) + 1) ="              \
+	" CAST(?1 || '/' AS BLOB))"
+/* The name of such a row with the ?1 prefix replaced by ?2. */
+#define RENAMED "?2 || CAST(substr(CAST(name AS BLOB), length(CAST(?1 AS BLOB)) + 1) AS TEXT)"
+
+/* Moves the subscriptions of from and the names under it to to (Dovecot
+ * does the same); a name already subscribed under the new name stays. */
+static int rename_subscriptions(struct store_session *s, const char *from, const char *to,
+                                const char **error_r)
+{
+	static const char *const sql[] = {
+	    "INSERT OR IGNORE INTO subscriptions(name) SELECT " RENAMED
+	    " FROM subscriptions WHERE " UNDER_OR_AT,
+	    "DELETE FROM subscriptions WHERE " UNDER_OR_AT,
+	};
+	for (size_t i = 0; i < SP_N_ELEMENTS(sql); i++) {
+		sqlite3_stmt *st = store_prepare(s, sql[i], error_r);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+		int rc = store_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return store_fail_db(s, error_r, "rename subscriptions");
+	}
+	return 0;
+}
+
+static bool name_at_or_under(const char *name, const char *top)
+{
+	size_t len = strlen(top);
+	return strncmp(name, top, len) == 0 && (name[len] == '\0' || name[len] == STORE_DELIMITER);
+}
+
 static int rename_tx(struct store_session *s, const char *from, const char *to,
                      const char **error_r)
 {
-	char buf[STORE_FOLDER_NAME_MAX + 8];
+	char buf[STORE_FOLDER_NAME_MAX + 8], fbuf[STORE_FOLDER_NAME_MAX + 8];
 	if (!store_folder_name_valid(to))
 		return store_fail(s, STORE_ERR_BAD_ARG, error_r, "invalid folder name");
-	size_t flen = strlen(from);
-	if (strncmp(to, from, flen) == 0 && (to[flen] == '\0' || to[flen] == STORE_DELIMITER))
+	/* "inbox/a" names the folder "INBOX/a": compare and rewrite with the
+	 * stored form */
+	from = canon(from, fbuf, sizeof(fbuf));
+	if (name_at_or_under(to, from))
 		return store_fail(s, STORE_ERR_BAD_ARG, error_r,
 		                  "cannot rename a folder into itself");
 	if (is_inbox(from))
 		return rename_inbox(s, to, error_r);
 	to = canon(to, buf, sizeof(buf));
+	if (name_at_or_under(to, from))
+		return store_fail(s, STORE_ERR_BAD_ARG, error_r,
+		                  "cannot rename a folder into itself");
 	int64_t id;
 	if (store_folder_id(s, from, &id, NULL, error_r) < 0)
 		return -1;
@@ -309,11 +368,9 @@ static int rename_tx(struct store_session *s, const char *from, const char *to,
 	if (e != 0)
 		return e < 0 ? store_fail_db(s, error_r, "rename")
 		             : store_fail(s, STORE_ERR_EXISTS, error_r, "folder already exists");
-	/* Children first: "a/b" becomes "to/b". substr counts characters,
-	 * so the prefix is compared and cut in bytes through a blob cast. */
+	/* Children first: "a/b" becomes "to/b". */
 	sqlite3_stmt *st = store_prepare(s,
-	                                 "UPDATE folders SET name = ?2 || CAST(substr(CAST(name AS "
-	                                 "BLOB), length(CAST(?1 AS BLOB)) + 1) AS TEXT)"
+	                                 "UPDATE folders SET name = " RENAMED
 	                                 " WHERE substr(CAST(name AS BLOB), 1, length(CAST(?1 AS "
 	                                 "BLOB)) + 1) = CAST(?1 || '/' AS BLOB)",
 	                                 error_r);
@@ -340,6 +397,8 @@ static int rename_tx(struct store_session *s, const char *from, const char *to,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "rename");
+	if (rename_subscriptions(s, from, to, error_r) < 0)
+		return -1;
 	/* create missing parents of the new name */
 	for (const char *p = strchr(to, STORE_DELIMITER); p != NULL;
 	     p = strchr(p + 1, STORE_DELIMITER)) {
@@ -366,27 +425,21 @@ int store_folder_rename(struct store_session *s, const char *from, const char *t
 int store_folder_subscribe(struct store_session *s, const char *name, bool subscribed,
                            const char **error_r)
 {
+	char buf[STORE_FOLDER_NAME_MAX + 8];
+	/* RFC 3501 §6.3.6: the name need not exist; it must be one that
+	 * could (RFC 9051 §6.3.7 keeps it listed when it does not). */
+	if (!store_folder_name_valid(name))
+		return store_fail(s, STORE_ERR_BAD_ARG, error_r, "invalid folder name");
 	if (store_write_begin(s, error_r) < 0)
 		return -1;
-	int64_t id;
-	bool ok = store_folder_id(s, name, &id, NULL, error_r) == 0;
-	if (ok) {
-		sqlite3_stmt *st =
-		    store_prepare(s, "UPDATE folders SET subscribed = ? WHERE id = ?", error_r);
-		ok = st != NULL;
-		if (ok) {
-			sqlite3_bind_int(st, 1, subscribed);
-			sqlite3_bind_int64(st, 2, id);
-			ok = store_step(st) == SQLITE_DONE;
-			if (!ok)
-				store_fail_db(s, error_r, "subscribe");
-			sqlite3_finalize(st);
-		}
-	}
+	bool ok = subscription_set(s, canon(name, buf, sizeof(buf)), subscribed, error_r) == 0;
 	return store_write_end(s, ok, error_r);
 }
 
-#define FOLDER_COLS "id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq"
+#define FOLDER_COLS                                                                                \
+	"id, name, special_use,"                                                                   \
+	" EXISTS(SELECT 1 FROM subscriptions WHERE subscriptions.name = folders.name),"            \
+	" uidvalidity, uidnext, highestmodseq"
 
 static void folder_row(sqlite3_stmt *st, struct sp_arena *arena, struct store_folder *f)
 {
@@ -404,8 +457,15 @@ int store_folder_list(struct store_session *s, struct sp_arena *arena,
 {
 	if (store_read_begin(s, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st =
-	    store_prepare(s, "SELECT " FOLDER_COLS " FROM folders ORDER BY name", error_r);
+	/* The folders, then the subscribed names that are no folder as
+	 * id 0 rows (the LIST code answers them \NonExistent). */
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "SELECT " FOLDER_COLS " FROM folders"
+	    " UNION ALL SELECT 0, name, 0, 1, 0, 0, 0 FROM subscriptions"
+	    " WHERE NOT EXISTS(SELECT 1 FROM folders WHERE folders.name = subscriptions.name)"
+	    " ORDER BY 2",
+	    error_r);
 	if (st == NULL) {
 		store_read_end(s);
 		return -1;
@@ -477,8 +537,9 @@ int store_folder_status(struct store_session *s, const char *name, struct sp_are
 	sqlite3_stmt *st = store_prepare(
 	    s,
 	    "SELECT count(*), coalesce(sum((m.flags & 1) = 0), 0),"
-	    " coalesce(sum((m.flags & 8) != 0), 0), coalesce(sum(c.size), 0)"
-	    " FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ?",
+	    " coalesce(sum((m.flags & 8) != 0), 0), coalesce(sum(c.size), 0),"
+	    " coalesce(sum(m.uid > (SELECT recent_floor FROM folders WHERE id = ?1)), 0)"
+	    " FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ?1",
 	    error_r);
 	if (st == NULL) {
 		store_read_end(s);
@@ -491,6 +552,7 @@ int store_folder_status(struct store_session *s, const char *name, struct sp_are
 		st_r->unseen = (uint32_t)sqlite3_column_int64(st, 1);
 		st_r->deleted = (uint32_t)sqlite3_column_int64(st, 2);
 		st_r->size = (uint64_t)sqlite3_column_int64(st, 3);
+		st_r->recent = (uint32_t)sqlite3_column_int64(st, 4);
 	}
 	sqlite3_finalize(st);
 	store_read_end(s);

@@ -1,7 +1,9 @@
 /* The schema of a mailbox file, versioned in meta('schema_version') and
- * migrated forward on open. Every column a search filters on is indexed;
- * text search uses FTS5 with the trigram tokenizer inside the encrypted
- * file, so the index is as encrypted as the messages (DESIGN section 3). */
+ * migrated forward on open (v2: \Recent floor, RFC 3501 §2.3.2, and
+ * subscriptions apart from folders, RFC 9051 §6.3.7). Every column a
+ * search filters on is indexed; text search uses FTS5 with the trigram
+ * tokenizer inside the encrypted file, so the index is as encrypted as
+ * the messages (DESIGN section 3). */
 #include "store/store_private.h"
 
 #include <stdio.h>
@@ -110,9 +112,39 @@ static const char schema_v1[] =
     "INSERT INTO fts(fts, rank) VALUES('automerge', 8);"
     "INSERT INTO meta(key, value) VALUES('modseq', 0), ('uidvalidity', 0);";
 
+/* Version 2. folders.recent_floor: the highest UID a session has
+ * claimed as \Recent (RFC 3501 §2.3.2); after the upgrade nothing is
+ * recent. Subscriptions become a list of names of their own, so that
+ * they outlive their folders (RFC 9051 §6.3.7). A fresh file runs this
+ * too, on empty tables. */
+static const char schema_v2[] =
+    "ALTER TABLE folders ADD COLUMN recent_floor INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE folders SET recent_floor = uidnext - 1;"
+    "CREATE TABLE subscriptions(name TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "INSERT INTO subscriptions(name) SELECT name FROM folders WHERE subscribed != 0;"
+    "ALTER TABLE folders DROP COLUMN subscribed;";
+
+/* Version 3: the fts address columns (from_, to_, cc_, bcc_) hold the
+ * decoded field, a newline, then the addresses as parsed, which FROM, TO,
+ * CC and BCC searches match (store_append.c address_search_text). Older
+ * rows held the decoded field alone: they gain the parsed form computed
+ * from that text (names already decoded, which mime_address_text keeps
+ * as they are). */
+static const char schema_v3[] =
+    "UPDATE fts SET"
+    " from_ = CASE WHEN from_ IS NULL THEN NULL"
+    "  ELSE from_ || char(10) || sp_address_text(from_) END,"
+    " to_ = CASE WHEN to_ IS NULL THEN NULL ELSE to_ || char(10) || sp_address_text(to_) END,"
+    " cc_ = CASE WHEN cc_ IS NULL THEN NULL ELSE cc_ || char(10) || sp_address_text(cc_) END,"
+    " bcc_ = CASE WHEN bcc_ IS NULL THEN NULL"
+    "  ELSE bcc_ || char(10) || sp_address_text(bcc_) END;";
+
 static const char *const migrations[] = {
     schema_v1, /* 0 -> 1 */
+    schema_v2, /* 1 -> 2 */
+    schema_v3, /* 2 -> 3 */
 };
+_Static_assert(SP_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
 
 static int meta_get(struct store_session *s, const char *key, int64_t *v_r)
 {

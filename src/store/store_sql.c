@@ -6,9 +6,12 @@
  *                               "Name: value\n" text the index keeps
  *   sp_icontains(text, needle)  ASCII case-insensitive substring, the
  *                               i;ascii-casemap of RFC 9051 §6.4.4
- *   sp_uid_in(uid, set)         uid is in a bound struct store_uidset */
+ *   sp_uid_in(uid, set)         uid is in a bound struct store_uidset
+ *   sp_address_text(value)      an address-list value as parsed
+ *                               (mime_address_text); NULL for NULL */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "store/store_private.h"
+#include "mime/mime_decode.h"
 
 #include <pcre2.h>
 #include <string.h>
@@ -125,6 +128,20 @@ static void fn_icontains(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(ctx, strcasestr(t, n) != NULL);
 }
 
+static void fn_address_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const unsigned char *v = sqlite3_value_text(argv[0]);
+	if (v == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	struct sp_buf out = SP_BUF_INIT;
+	mime_address_text(v, (size_t)sqlite3_value_bytes(argv[0]), &out);
+	sqlite3_result_text(ctx, sp_buf_cstr(&out), (int)out.len, SQLITE_TRANSIENT);
+	sp_buf_deinit(&out);
+}
+
 static void fn_uid_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
@@ -146,6 +163,8 @@ int store_sql_functions(struct store_session *s)
 	    sqlite3_create_function(s->db, "sp_icontains", 2, flags, NULL, fn_icontains, NULL,
 	                            NULL) != SQLITE_OK ||
 	    sqlite3_create_function(s->db, "sp_uid_in", 2, SQLITE_UTF8, NULL, fn_uid_in, NULL,
+	                            NULL) != SQLITE_OK ||
+	    sqlite3_create_function(s->db, "sp_address_text", 1, flags, NULL, fn_address_text, NULL,
 	                            NULL) != SQLITE_OK)
 		return store_fail_db(s, NULL, "functions");
 	return 0;

@@ -57,7 +57,7 @@ static void test_open_and_defaults(void)
 	SP_CHECK_INT(store_folder_status(t.s, "inbox", a, &st, &err), 0);
 	SP_CHECK_INT(st.messages, 1);
 	SP_CHECK_INT(st.unseen, 1);
-	SP_CHECK_INT(st.recent, 0);
+	SP_CHECK_INT(st.recent, 1); /* no session has claimed it yet */
 	SP_CHECK_INT(st.folder.uidnext, 2);
 	SP_CHECK_INT(st.size, strlen(simple_msg));
 	struct keys_secret *bad = keys_secret_random(KEYS_KEY_LEN);
@@ -460,6 +460,70 @@ static void test_bare_lf(void)
 	tmbox_close(&t);
 }
 
+/* BINARY of a "binary" part is its bytes as stored even when the message
+ * has bare line ends (served as CRLF): NUL, LF and CR are data (RFC 3516
+ * §4.2). Other parts, and BODY[], keep the CRLF form. */
+static void test_binary_cte_bare_lf(void)
+{
+	struct tmbox t;
+	tmbox_open(&t);
+	static const char single[] = "From: a@example.org\r\n"
+	                             "Content-Type: application/octet-stream\r\n"
+	                             "Content-Transfer-Encoding: binary\r\n"
+	                             "\r\n"
+	                             "\0-\xe4\n\r\n\n";
+	static const char multi[] = "From: a@example.org\n"
+	                            "Content-Type: multipart/mixed; boundary=b\n"
+	                            "\n"
+	                            "--b\n"
+	                            "Content-Type: text/plain\n"
+	                            "\n"
+	                            "one\ntwo\n"
+	                            "--b\n"
+	                            "Content-Transfer-Encoding: binary\n"
+	                            "\n"
+	                            "\x01\r\0\n\n"
+	                            "\n--b--\n";
+	static const struct {
+		const char *msg;
+		size_t len;
+		const char *spec, *want;
+		size_t want_len;
+	} cases[] = {
+	    {single, sizeof(single) - 1, "1", "\0-\xe4\n\r\n\n", 7},
+	    {multi, sizeof(multi) - 1, "2", "\x01\r\0\n\n", 5},
+	    {multi, sizeof(multi) - 1, "1", "one\r\ntwo", 8},
+	};
+	int64_t inbox = tmbox_folder(&t, "INBOX");
+	for (size_t i = 0; i < SP_N_ELEMENTS(cases); i++) {
+		struct store_append_msg m = {.data = (const uint8_t *)cases[i].msg,
+		                             .len = cases[i].len,
+		                             .internaldate = 1795176000};
+		uint32_t uidv, uid = 0;
+		const char *err;
+		SP_CHECK_INT(store_append(t.s, "INBOX", &m, 1, &uidv, &uid, &err), 0);
+		struct store_section_req secs[3] = {
+		    {.type = STORE_SECTION_BINARY, .spec = cases[i].spec},
+		    {.type = STORE_SECTION_BINARY_SIZE, .spec = cases[i].spec},
+		    {.type = STORE_SECTION_BINARY,
+		     .spec = cases[i].spec,
+		     .partial = true,
+		     .offset = 1,
+		     .count = 3},
+		};
+		struct fetched f = {0};
+		SP_CHECK_INT(tmbox_fetch(&t, inbox, uid, 0, secs, 3, &f), 0);
+		SP_CHECK_INT(f.sec[0].len, cases[i].want_len);
+		SP_CHECK(f.sec[0].len == cases[i].want_len &&
+		         memcmp(f.sec[0].data, cases[i].want, cases[i].want_len) == 0);
+		SP_CHECK_INT(f.sec_size[1], cases[i].want_len);
+		SP_CHECK_INT(f.sec[2].len, 3);
+		SP_CHECK(f.sec[2].len == 3 && memcmp(f.sec[2].data, cases[i].want + 1, 3) == 0);
+		fetched_deinit(&f);
+	}
+	tmbox_close(&t);
+}
+
 /* The same 5 MiB attachment in 100 messages is stored about once;
  * deleting 99 keeps the last readable, deleting all frees the blob. */
 static void test_dedup(void)
@@ -760,6 +824,7 @@ int main(void)
 	SP_TEST_RUN(test_multiappend_atomic);
 	SP_TEST_RUN(test_sections);
 	SP_TEST_RUN(test_bare_lf);
+	SP_TEST_RUN(test_binary_cte_bare_lf);
 	SP_TEST_RUN(test_flags_copy_expunge);
 	SP_TEST_RUN(test_corpus_roundtrip);
 	SP_TEST_RUN(test_dedup);

@@ -439,6 +439,118 @@ static void test_no_plaintext(void)
 	unsetenv("SQLITE_TMPDIR");
 }
 
+/* Address keys match the addresses as parsed as well as the field as
+ * written: comments gone, "Name <local@domain>" re-rendered, groups. */
+static const char *const addr_msgs[] = {
+    /* UID 1 */
+    "From: ann@site.example\r\nTo: ben@site.example\r\n\r\nx\r\n",
+    /* UID 2 */
+    "From: Ann Person <ann@site.example>\r\nTo: \"Ben, Dr.\" <ben@site.example>\r\n\r\nx\r\n",
+    /* UID 3: comments inside the addr-spec */
+    "From: <ann (first)@ (second) site.example>\r\nCc: <cal@site.example>\r\n\r\nx\r\n",
+    /* UID 4: a comment as the name */
+    "From: ann@site.example (Ann Person)\r\nBcc: dee@site.example (Dee)\r\n\r\nx\r\n",
+    /* UID 5: two addresses */
+    "From: ann1@site.example, ann2@site.example\r\n\r\nx\r\n",
+    /* UID 6: groups, folded */
+    "From: =?utf-8?q?Ann_P=C3=A9rson?= <ann@site.example>\r\n"
+    "To: crew: m1@site.example, m2@site.example;,\r\n  crew2: m3@site.example;\r\n\r\nx\r\n",
+    /* UID 7: an empty group */
+    "From: Ann Person <ann@site.example>\r\nTo: crew:;\r\n\r\nx\r\n",
+};
+
+static const struct search_case addr_cases[] = {
+    C("from full", Q(.type = STORE_Q_FROM, .str = "ann@site.example"), UIDS(1, 2, 3, 4, 6, 7)),
+    C("from comments removed", Q(.type = STORE_Q_FROM, .str = "n@site.ex"), UIDS(1, 2, 3, 4, 6, 7)),
+    C("from substring", Q(.type = STORE_Q_FROM, .str = "nn"), UIDS(1, 2, 3, 4, 5, 6, 7)),
+    C("from name", Q(.type = STORE_Q_FROM, .str = "ann person"), UIDS(2, 4, 7)),
+    C("from name decoded", Q(.type = STORE_Q_FROM, .str = "Pérson"), UIDS(6)),
+    C("from rendered", Q(.type = STORE_Q_FROM, .str = "Ann Person <ann@"), UIDS(2, 4, 7)),
+    C("from second", Q(.type = STORE_Q_FROM, .str = "ann2@"), UIDS(5)),
+    C("from raw comment", Q(.type = STORE_Q_FROM, .str = "(first)"), UIDS(3)),
+    C("to quoted name", Q(.type = STORE_Q_TO, .str = "Ben, Dr."), UIDS(2)),
+    C("to", Q(.type = STORE_Q_TO, .str = "ben@site.example"), UIDS(1, 2)),
+    C("cc angle only", Q(.type = STORE_Q_CC, .str = "cal@site.example"), UIDS(3)),
+    C("bcc comment name", Q(.type = STORE_Q_BCC, .str = "Dee <dee@"), UIDS(4)),
+    C("to group name", Q(.type = STORE_Q_TO, .str = "crew"), UIDS(6, 7)),
+    C("to second group", Q(.type = STORE_Q_TO, .str = "crew2"), UIDS(6)),
+    C("to group member", Q(.type = STORE_Q_TO, .str = "m3@site"), UIDS(6)),
+    C("to no such member", Q(.type = STORE_Q_TO, .str = "m4@site"), NONE),
+    C("to short", Q(.type = STORE_Q_TO, .str = "m2"), UIDS(6)),
+};
+
+static void addr_setup(struct tmbox *m)
+{
+	tmbox_open(m);
+	for (size_t i = 0; i < SP_N_ELEMENTS(addr_msgs); i++)
+		SP_CHECK_INT(tmbox_add(m, "INBOX", addr_msgs[i], 0, 1795176000, 0), (int)i + 1);
+}
+
+static void run_addr_cases(struct tmbox *m)
+{
+	struct sp_arena *a = sp_arena_new(4096);
+	int64_t f = tmbox_folder(m, "INBOX");
+	for (size_t i = 0; i < SP_N_ELEMENTS(addr_cases); i++) {
+		uint32_t *uids;
+		size_t nu;
+		const char *err = NULL;
+		if (store_search(m->s, f, &addr_cases[i].q, a, &uids, &nu, &err) < 0) {
+			fprintf(stderr, "%s: %s\n", addr_cases[i].name, err);
+			SP_CHECK(0);
+			continue;
+		}
+		check_uids(addr_cases[i].name, uids, nu, addr_cases[i].want);
+		sp_arena_reset(a);
+	}
+	sp_arena_free(&a);
+}
+
+static void test_address_keys(void)
+{
+	struct tmbox m;
+	addr_setup(&m);
+	run_addr_cases(&m);
+	tmbox_close(&m);
+}
+
+/* A file of schema version 2 (the fts address columns held the decoded
+ * field only) is migrated on open and then matches the parsed forms. */
+static void test_address_migration(void)
+{
+	struct tmbox m;
+	addr_setup(&m);
+	SP_CHECK_INT(sqlite3_exec(m.s->db,
+	                          "UPDATE fts SET from_ = c.from_addr, to_ = c.to_addr,"
+	                          " cc_ = c.cc_addr, bcc_ = c.bcc_addr FROM contents c"
+	                          " WHERE c.id = fts.rowid;"
+	                          "UPDATE meta SET value = 2 WHERE key = 'schema_version';",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	/* the old form really fails the comment case */
+	struct sp_arena *a = sp_arena_new(1024);
+	uint32_t *uids;
+	size_t nu;
+	const char *err = NULL;
+	struct store_query q = {.type = STORE_Q_FROM, .str = "ann@site.example"};
+	SP_CHECK_INT(store_search(m.s, tmbox_folder(&m, "INBOX"), &q, a, &uids, &nu, &err), 0);
+	check_uids("v2 from full", uids, nu, UIDS(1, 2, 4, 6, 7));
+	sp_arena_free(&a);
+
+	store_session_close(&m.s);
+	if (store_session_open(m.path, "test", m.dek, false, &m.s, &err) < 0)
+		sp_panic("reopen: %s", err);
+	sqlite3_stmt *st = NULL;
+	SP_CHECK_INT(sqlite3_prepare_v2(m.s->db,
+	                                "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+	                                &st, NULL),
+	             SQLITE_OK);
+	SP_CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+	SP_CHECK_INT(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
+	sqlite3_finalize(st);
+	run_addr_cases(&m);
+	tmbox_close(&m);
+}
+
 int main(void)
 {
 	SP_CHECK_INT(keys_init(), 0);
@@ -448,6 +560,8 @@ int main(void)
 	SP_TEST_RUN(test_date_keys);
 	SP_TEST_RUN(test_id_keys);
 	SP_TEST_RUN(test_regex);
+	SP_TEST_RUN(test_address_keys);
+	SP_TEST_RUN(test_address_migration);
 	tmbox_close(&t);
 	SP_TEST_RUN(test_no_plaintext);
 	return sp_test_finish();

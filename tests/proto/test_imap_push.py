@@ -94,7 +94,12 @@ class Imap:
                         buf = buf[j + 2:]
                     else:
                         buf = buf[i + 2:]
-                    self.q.put((time.monotonic(), line.decode("utf-8", "replace")))
+                    text = line.decode("utf-8", "replace")
+                    # "* n RECENT" follows EXISTS in IMAP4rev1 sessions
+                    # (RFC 3501 §7.3.2); the counts are imaptest's to check.
+                    if re.fullmatch(r"\* \d+ RECENT", text):
+                        continue
+                    self.q.put((time.monotonic(), text))
                 chunk = self.sock.recv(65536)
                 if not chunk:
                     break
