@@ -1,8 +1,10 @@
 """The README's run command, as a new user runs it (issue 2 acceptance):
 scripts/run.sh installs, builds, initialises the demo and starts the
 server; a client connects over TLS to the printed port and the printed
-password opens the demo mailbox. LMTP with STARTTLS stands in for the
+password opens the demo mailbox (imaplib over implicit TLS and STARTTLS).
+LMTP with STARTTLS stands in for the
 protocols of later releases."""
+import imaplib
 import os
 import re
 import signal
@@ -52,6 +54,23 @@ class ReadmeRunTest(sp.DataDirTest):
             c.ehlo("client.test")
             self.assertEqual(c.sendmail("a@b.test", [address], "Subject: readme\r\n\r\nhi\r\n"),
                              {})
+        # imaplib reads it over implicit TLS on the printed imaps port, and
+        # STARTTLS works on the printed imap port.
+        imaps = int(re.search(r"imaps: [0-9.]+:(\d+)", out).group(1))
+        imap = int(re.search(r"imap: [0-9.]+:(\d+)", out).group(1))
+        with imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=ctx) as c:
+            c.login(address, password)
+            c.select("INBOX")
+            deadline = time.time() + 10
+            while c.search(None, "ALL")[1][0] == b"" and time.time() < deadline:
+                time.sleep(0.1)
+                c.noop()
+            typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertEqual(typ, "OK")
+            self.assertEqual(data[0][1], b"Subject: readme\r\n\r\n")
+        with imaplib.IMAP4("127.0.0.1", imap) as c:
+            c.starttls(ssl_context=ctx)
+            self.assertEqual(c.login(address, password)[0], "OK")
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=30), 0)
         # The printed password opens the demo mailbox and the mail is there.
