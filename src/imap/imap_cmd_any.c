@@ -266,6 +266,11 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	sp_conn_write_str(s->conn, "+ idling\r\n");
 	s->idling = true;
 	imap_parser_set_line_mode(s->parser, true);
+	/* Thousands of sessions wait here: keep no command memory. */
+	s->cmd = NULL;
+	imap_parser_trim(s->parser);
+	sp_arena_release(s->arena);
+	s->srv->idle_entered = true;
 	if (s->dirty) {
 		imap_session_changed(s);
 	} else if (s->store != NULL) {

@@ -149,6 +149,22 @@ static void command_reset(struct imap_parser *p)
 	p->need_reset = false;
 }
 
+void imap_parser_trim(struct imap_parser *p)
+{
+	sp_assert(p->need_reset || imap_parser_is_idle(p));
+	command_reset(p);
+	sp_arena_release(p->arena);
+	for (unsigned i = 0; i <= p->limits.max_depth; i++) {
+		free(p->levels[i].items);
+		p->levels[i].items = NULL;
+		p->levels[i].n = p->levels[i].cap = 0;
+	}
+	sp_buf_deinit(&p->line);
+	sp_buf_init(&p->line);
+	sp_buf_deinit(&p->scratch);
+	sp_buf_init(&p->scratch);
+}
+
 bool imap_parser_is_idle(const struct imap_parser *p)
 {
 	if (p->state != PS_START && p->state != PS_LINE && p->state != PS_RAW)

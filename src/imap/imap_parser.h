@@ -214,6 +214,11 @@ void imap_parser_abort_command(struct imap_parser *p);
  * line, the new mode applies from the line after it. */
 void imap_parser_set_line_mode(struct imap_parser *p, bool on);
 
+/* Gives back the memory of the last command (its tree, line buffers) for
+ * a session that will wait long (IDLE). Only where set_line_mode may be
+ * called; the last command's tree is gone afterwards. */
+void imap_parser_trim(struct imap_parser *p);
+
 /* True when the parser is between commands (nothing of the next one read). */
 bool imap_parser_is_idle(const struct imap_parser *p);
 

@@ -31,6 +31,8 @@ struct imap_server {
 	struct event *inotify_ev;
 	struct imap_mailbox *mailboxes; /* with live sessions */
 	unsigned n_sessions;
+	bool idle_entered;           /* a session entered IDLE since the last trim */
+	struct sp_timer *trim_timer; /* gives freed heap back to the system */
 };
 
 /* One mailbox with live sessions: its keys, shared by those sessions and

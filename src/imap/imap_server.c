@@ -10,6 +10,7 @@
 #include "store/store_drain.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,19 @@ static void mailbox_watch(struct imap_mailbox *m)
 	free(dir);
 }
 
+/* Sessions going idle free their command memory, and IDLE closes their
+ * SQLite handles, but glibc keeps freed heap (in the workers' arenas
+ * above all) unless asked: with thousands of idle sessions that is most
+ * of the process's memory. Asked at most every 5 seconds. */
+static void trim_heap(void *ctx)
+{
+	struct imap_server *srv = ctx;
+	if (!srv->idle_entered)
+		return;
+	srv->idle_entered = false;
+	malloc_trim(0);
+}
+
 struct imap_server *imap_server_new(const struct imap_config *config)
 {
 	struct imap_server *srv = sp_calloc(1, sizeof(*srv));
@@ -83,6 +97,8 @@ struct imap_server *imap_server_new(const struct imap_config *config)
 			sp_log_warn("imap", "event=inotify_unavailable errno=%d", errno);
 		}
 	}
+	srv->trim_timer = sp_timer_new(config->loop, trim_heap, srv);
+	sp_timer_start(srv->trim_timer, 5000, true);
 	return srv;
 }
 
@@ -92,6 +108,7 @@ void imap_server_free(struct imap_server **srvp)
 	if (srv == NULL)
 		return;
 	sp_assert(srv->mailboxes == NULL);
+	sp_timer_free(&srv->trim_timer);
 	if (srv->inotify_ev != NULL)
 		event_free(srv->inotify_ev);
 	if (srv->inotify_fd >= 0)

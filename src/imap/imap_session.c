@@ -234,6 +234,8 @@ static void job_done(void *ctx, void *owner, enum sp_work_status status)
 	}
 	if (s->idling && s->dirty && !s->busy)
 		imap_session_changed(s);
+	else if (s->idling && !s->busy)
+		sp_arena_release(s->arena); /* what a sync in IDLE allocated */
 	if (!s->busy)
 		sp_conn_resume_input(s->conn);
 }

@@ -38,7 +38,8 @@ struct sp_arena *sp_arena_new(size_t block_size)
 {
 	struct sp_arena *a = sp_calloc(1, sizeof(*a));
 	a->block_size = block_size < 256 ? 256 : block_size;
-	a->first = a->blocks = block_new(a->block_size);
+	/* The first block comes with the first allocation: an idle owner (a
+	 * connection in IDLE among thousands) holds none. */
 	return a;
 }
 
@@ -63,9 +64,18 @@ void sp_arena_reset(struct sp_arena *a)
 			free(b);
 		b = next;
 	}
-	a->first->used = 0;
-	a->first->next = NULL;
+	if (a->first != NULL) {
+		a->first->used = 0;
+		a->first->next = NULL;
+	}
 	a->blocks = a->first;
+}
+
+void sp_arena_release(struct sp_arena *a)
+{
+	sp_arena_reset(a);
+	free(a->first);
+	a->first = a->blocks = NULL;
 }
 
 void sp_arena_free(struct sp_arena **ap)
@@ -85,6 +95,8 @@ void *sp_arena_alloc(struct sp_arena *a, size_t size)
 	if (need < size)
 		sp_panic("arena allocation overflow");
 	struct arena_block *b = a->blocks;
+	if (b == NULL)
+		a->first = a->blocks = b = block_new(a->block_size);
 	if (b->size - b->used < need) {
 		if (need > a->block_size / 4) {
 			/* Big: its own block, linked after the current one. */

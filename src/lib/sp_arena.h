@@ -13,6 +13,9 @@ struct sp_arena *sp_arena_new(size_t block_size);
 void sp_arena_free(struct sp_arena **arena);
 /* Runs the cleanups and releases all but the first block for reuse. */
 void sp_arena_reset(struct sp_arena *arena);
+/* Resets and gives the memory back too (the next allocation starts a new
+ * block): for owners that go idle for long. */
+void sp_arena_release(struct sp_arena *arena);
 
 /* Memory valid until the next reset or free; 16-byte aligned; never NULL. */
 void *sp_arena_alloc(struct sp_arena *arena, size_t size);

@@ -109,9 +109,14 @@ static void test_arena(void)
 		sp_arena_reset(a);
 		sp_arena_add_cleanup(a, count_cleanup, &one);
 	}
+	/* Released, it holds nothing and still works. */
+	sp_arena_release(a);
+	SP_CHECK_INT(cleanup_count, 4);
+	SP_CHECK_STR(sp_arena_strdup(a, "again"), "again");
+	sp_arena_add_cleanup(a, count_cleanup, &one);
 	sp_arena_free(&a);
 	SP_CHECK(a == NULL);
-	SP_CHECK_INT(cleanup_count, 4);
+	SP_CHECK_INT(cleanup_count, 5);
 }
 
 static void test_parse_u64(void)

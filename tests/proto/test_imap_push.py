@@ -51,7 +51,9 @@ def fetch_items(line):
         items["MODSEQ"] = int(ms.group(1))
     f = re.search(r"\bFLAGS \(([^)]*)\)", body)
     if f:
-        items["FLAGS"] = set(f.group(1).split())
+        # \Recent depends on which IMAP4rev1 session saw a message first
+        # (RFC 3501 §2.3.2; imaptest checks it): not this file's concern.
+        items["FLAGS"] = set(f.group(1).split()) - {"\\Recent"}
     return int(m.group(1)), items
 
 
