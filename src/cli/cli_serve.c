@@ -300,19 +300,27 @@ static int listen_role(struct server *srv, enum config_role role, sp_accept_fn *
 	return rc;
 }
 
+/* The spool, shared by LMTP (writes) and IMAP (drains); opened once. */
+static int server_spool_open(struct server *srv, struct sp_buf *err)
+{
+	if (srv->spool != NULL)
+		return 0;
+	const char *error;
+	char *spool_dir = config_path(srv->cfg, "spool");
+	int rc = spool_open(spool_dir, &srv->spool, &error);
+	free(spool_dir);
+	if (rc < 0)
+		sp_buf_printf(err, "sealpost: spool: %s\n", error);
+	return rc;
+}
+
 static int start_lmtp(struct server *srv, struct sp_buf *banner, struct sp_buf *err)
 {
 	struct config *cfg = srv->cfg;
 	if (cfg->listen[ROLE_LMTP][0] == '\0' && cfg->lmtp_socket[0] == '\0')
 		return 0;
-	const char *error;
-	char *spool_dir = config_path(cfg, "spool");
-	int rc = spool_open(spool_dir, &srv->spool, &error);
-	free(spool_dir);
-	if (rc < 0) {
-		sp_buf_printf(err, "sealpost: spool: %s\n", error);
+	if (server_spool_open(srv, err) < 0)
 		return -1;
-	}
 	char *accounts_path = config_path(cfg, "accounts.db");
 	struct lmtp_config lc = {
 	    .hostname = cfg->hostname,
@@ -335,7 +343,7 @@ static int start_lmtp(struct server *srv, struct sp_buf *banner, struct sp_buf *
 		return -1;
 	if (cfg->lmtp_socket[0] != '\0') {
 		char *path = config_path(cfg, cfg->lmtp_socket);
-		rc = listen_one(srv, path, "lmtp", lmtp_accept, srv->lmtp, false, banner, err);
+		int rc = listen_one(srv, path, "lmtp", lmtp_accept, srv->lmtp, false, banner, err);
 		free(path);
 		if (rc < 0)
 			return -1;
@@ -373,16 +381,8 @@ static int start_imap(struct server *srv, struct sp_buf *banner, struct sp_buf *
 	struct config *cfg = srv->cfg;
 	if (cfg->listen[ROLE_IMAP][0] == '\0' && cfg->listen[ROLE_IMAPS][0] == '\0')
 		return 0;
-	if (srv->spool == NULL) {
-		const char *error;
-		char *spool_dir = config_path(cfg, "spool");
-		int rc = spool_open(spool_dir, &srv->spool, &error);
-		free(spool_dir);
-		if (rc < 0) {
-			sp_buf_printf(err, "sealpost: spool: %s\n", error);
-			return -1;
-		}
-	}
+	if (server_spool_open(srv, err) < 0)
+		return -1;
 	char *accounts_path = config_path(cfg, "accounts.db");
 	char *mailboxes_dir = config_path(cfg, "mailboxes");
 	char *spool_dir = config_path(cfg, "spool");

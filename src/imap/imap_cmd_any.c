@@ -271,17 +271,36 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	imap_parser_trim(s->parser);
 	sp_arena_release(s->arena);
 	s->srv->idle_entered = true;
-	if (s->dirty) {
+	if (s->dirty)
 		imap_session_changed(s);
-	} else if (s->store != NULL) {
-		/* An idle session need not keep its SQLite handle (and its
-		 * cache) open: thousands of them wait in IDLE. */
-		struct imap_job *job = imap_job_start(s, NULL, NULL, NULL);
-		if (job != NULL) {
-			job->sync = false;
-			job->release_store = true;
-		}
+	imap_idle_release_later(s);
+}
+
+/* An idle session need not keep its SQLite handle (and its page cache)
+ * open: thousands of them wait in IDLE. A client that idles briefly
+ * between commands keeps it (reopening costs the cache), so the handle
+ * is closed only after IMAP_IDLE_RELEASE_MS in IDLE without a change. */
+static void idle_release(void *ctx)
+{
+	struct imap_session *s = ctx;
+	if (!s->idling || s->store == NULL || s->conn == NULL)
+		return;
+	if (s->busy) {
+		imap_idle_release_later(s);
+		return;
 	}
+	struct imap_job *job = imap_job_start(s, NULL, NULL, NULL);
+	if (job != NULL) {
+		job->sync = false;
+		job->release_store = true;
+	}
+}
+
+void imap_idle_release_later(struct imap_session *s)
+{
+	if (s->release_timer == NULL)
+		s->release_timer = sp_timer_new(s->srv->cfg.loop, idle_release, s);
+	sp_timer_start(s->release_timer, IMAP_IDLE_RELEASE_MS, false);
 }
 
 /* ---- QUOTA (RFC 9208): one root "" per mailbox, STORAGE in KiB ---- */
@@ -300,17 +319,9 @@ static void quota_work(struct imap_job *job)
 		return;
 	const char *error;
 	if (q->root) {
-		struct sp_arena *arena = job->s->arena;
 		struct store_folder f;
-		int rc = store_folder_get(st, q->name, arena, &f, &error);
-		if (rc < 0) {
-			imap_job_store_error(job, error);
+		if (imap_job_folder(job, q->name, &f) < 0)
 			return;
-		}
-		if (rc == 0) {
-			imap_job_reply(job, "NO [NONEXISTENT] No such mailbox");
-			return;
-		}
 		/* RFC 9208 §5.2: a mailbox without a quota has no root. */
 		sp_buf_append_str(&job->out, "* QUOTAROOT ");
 		sp_buf_append(&job->out, q->name_out.data, q->name_out.len);

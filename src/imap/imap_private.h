@@ -23,6 +23,7 @@
 #define IMAP_FETCH_CHUNK (1u << 20) /* FETCH output per job before yielding */
 #define IMAP_OUTPUT_HIGH (4u << 20) /* wait for the client above this */
 #define IMAP_OUTPUT_LOW (256u << 10)
+#define IMAP_IDLE_RELEASE_MS 10000 /* IDLE this long closes the SQLite handle */
 
 struct imap_server {
 	struct imap_config cfg;
@@ -130,9 +131,10 @@ struct imap_session {
 	struct imap_mailbox *mbox;
 	struct notify_sub *sub;
 	char slot_id[ACCOUNTS_SLOT_ID_LEN + 1];
-	uint64_t quota;              /* bytes, 0 = none */
-	struct store_session *store; /* worker side only */
-	bool dirty;                  /* the mailbox changed: sync at the next chance */
+	uint64_t quota;                 /* bytes, 0 = none */
+	struct store_session *store;    /* worker side only */
+	bool dirty;                     /* the mailbox changed: sync at the next chance */
+	struct sp_timer *release_timer; /* closes the store handle in a long IDLE */
 
 	/* Selected folder. */
 	int64_t folder_id;
@@ -212,6 +214,9 @@ void imap_job_reply(struct imap_job *job, const char *fmt, ...) SP_PRINTF(2, 3);
 /* Worker side: the tagged NO for the store's last error, with its code
  * ([NONEXISTENT], [ALREADYEXISTS], [CANNOT], [INUSE], [LIMIT]...). */
 void imap_job_store_error(struct imap_job *job, const char *error);
+/* Worker side: the folder called name into *f_r (0), or -1 with the
+ * tagged NO set ([NONEXISTENT] or the store's error). */
+int imap_job_folder(struct imap_job *job, const char *name, struct store_folder *f_r);
 /* Worker side: reports changes made by other sessions (and this one's
  * writes) to the selected folder: EXPUNGE or VANISHED, EXISTS, FETCH.
  * Called by the job runner after work when job->sync. */
@@ -219,6 +224,8 @@ void imap_sync(struct imap_job *job);
 /* Loop side: runs a sync-only job now if the session is idle in IDLE (or
  * marks it dirty for the next command). */
 void imap_session_changed(struct imap_session *s);
+/* (Re)starts the timer that closes an idling session's store handle. */
+void imap_idle_release_later(struct imap_session *s);
 
 /* Worker side: before a FETCH response that carries these keywords,
  * announces the ones the client has not been told about in an updated

@@ -228,6 +228,20 @@ void imap_recent_update(struct imap_job *job, uint32_t from_uid)
 		sp_buf_printf(&job->out, "* %zu RECENT\r\n", recent_count(s));
 }
 
+/* "* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])" for a changed message. */
+static void write_flags_fetch(struct imap_job *job, uint32_t seq, const struct store_changed *c,
+                              bool modseq)
+{
+	struct imap_session *s = job->s;
+	imap_keywords_note(job, c->keywords, c->n_keywords);
+	sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
+	imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid), c->keywords,
+	                  c->n_keywords);
+	if (modseq)
+		sp_buf_printf(&job->out, " MODSEQ (%llu)", (unsigned long long)c->modseq);
+	sp_buf_append_str(&job->out, ")\r\n");
+}
+
 static bool reported(const struct imap_job *job, const struct store_changed *c)
 {
 	for (size_t i = 0; i < job->n_reported; i++)
@@ -303,15 +317,8 @@ void imap_sync(struct imap_job *job)
 		if (c->uid > last || reported(job, c))
 			continue;
 		uint32_t seq = imap_seq_of(s, c->uid);
-		if (seq == 0)
-			continue;
-		imap_keywords_note(job, c->keywords, c->n_keywords);
-		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
-		imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid), c->keywords,
-		                  c->n_keywords);
-		if (condstore)
-			sp_buf_printf(&job->out, " MODSEQ (%llu)", (unsigned long long)c->modseq);
-		sp_buf_append_str(&job->out, ")\r\n");
+		if (seq != 0)
+			write_flags_fetch(job, seq, c, condstore);
 	}
 	s->highestmodseq = ch.highestmodseq;
 	s->uidnext = ch.uidnext;
@@ -322,6 +329,17 @@ uint64_t imap_modseq_value(uint64_t modseq)
 	/* RFC 7162 §7: mod-sequence-value is at least 1; a folder that never
 	 * changed has 0 in the store. The session's own cursor keeps 0. */
 	return modseq > 0 ? modseq : 1;
+}
+
+int imap_job_folder(struct imap_job *job, const char *name, struct store_folder *f_r)
+{
+	const char *error;
+	int rc = store_folder_get(job->s->store, name, job->s->arena, f_r, &error);
+	if (rc < 0)
+		imap_job_store_error(job, error);
+	else if (rc == 0)
+		imap_job_reply(job, "NO [NONEXISTENT] No such mailbox");
+	return rc == 1 ? 0 : -1;
 }
 
 void imap_condstore_enable(struct imap_session *s)
@@ -379,13 +397,8 @@ static void select_qresync(struct imap_job *job, struct select_job *sj)
 	for (size_t i = 0; i < ch.n_changed; i++) {
 		const struct store_changed *c = &ch.changed[i];
 		uint32_t seq = imap_seq_of(s, c->uid);
-		if (seq == 0)
-			continue;
-		imap_keywords_note(job, c->keywords, c->n_keywords);
-		sp_buf_printf(&job->out, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
-		imap_flags_format(&job->out, c->flags | imap_recent_flag(s, c->uid), c->keywords,
-		                  c->n_keywords);
-		sp_buf_printf(&job->out, " MODSEQ (%llu))\r\n", (unsigned long long)c->modseq);
+		if (seq != 0)
+			write_flags_fetch(job, seq, c, true);
 	}
 }
 
@@ -398,15 +411,8 @@ static void select_work(struct imap_job *job)
 		return;
 	const char *error;
 	struct store_folder f;
-	int rc = store_folder_get(st, sj->name, s->arena, &f, &error);
-	if (rc < 0) {
-		imap_job_store_error(job, error);
+	if (imap_job_folder(job, sj->name, &f) < 0)
 		return;
-	}
-	if (rc == 0) {
-		imap_job_reply(job, "NO [NONEXISTENT] No such mailbox");
-		return;
-	}
 	uint32_t *uids;
 	size_t n;
 	if (store_uids(st, f.id, s->arena, &uids, &n, &error) < 0) {

@@ -289,9 +289,8 @@ void imap_session_changed(struct imap_session *s)
 	s->dirty = true;
 	if (!s->idling || s->busy || s->state != IMAP_STATE_SELECTED || s->conn == NULL)
 		return;
-	struct imap_job *job = imap_job_start(s, sync_work, NULL, NULL);
-	if (job != NULL)
-		job->release_store = true;
+	imap_job_start(s, sync_work, NULL, NULL);
+	imap_idle_release_later(s);
 }
 
 /* ---- Dispatch ---- */
@@ -498,6 +497,7 @@ static void session_free(struct imap_session *s)
 {
 	if (s->cmd_data_free != NULL)
 		s->cmd_data_free(s->cmd_data);
+	sp_timer_free(&s->release_timer);
 	store_session_close(&s->store);
 	imap_session_unselect(s);
 	imap_mailbox_detach(s);

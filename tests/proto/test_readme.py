@@ -65,9 +65,9 @@ class ReadmeRunTest(sp.DataDirTest):
             while c.search(None, "ALL")[1][0] == b"" and time.time() < deadline:
                 time.sleep(0.1)
                 c.noop()
-            typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            typ, fetched = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             self.assertEqual(typ, "OK")
-            self.assertEqual(data[0][1], b"Subject: readme\r\n\r\n")
+            self.assertEqual(fetched[0][1], b"Subject: readme\r\n\r\n")
         with imaplib.IMAP4("127.0.0.1", imap) as c:
             c.starttls(ssl_context=ctx)
             self.assertEqual(c.login(address, password)[0], "OK")
