@@ -1,7 +1,9 @@
 /* libFuzzer target for the SEARCH parser (and sequence sets): the input is
  * client text for the command parser; every command's arguments go through
- * imap_search_parse, and every atom through imap_seqset_parse. */
+ * imap_search_parse, then the translation to a store query and the
+ * SEARCH/ESEARCH reply writer, and every atom through imap_seqset_parse. */
 #include "imap/imap_search_parse.h"
+#include "imap/imap_search_query.h"
 #include "imap/imap_seqset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,6 +38,38 @@ static void seqsets(const struct imap_arg *args, size_t count, struct imap_seqse
 	}
 }
 
+/* A fixed mailbox: UIDs 3, 5, 6, ... 60 (sequence numbers 1..), a saved
+ * result and a \Recent set. */
+static void translate(const struct imap_search_program *prog, struct imap_seqset *set,
+                      struct sp_arena *arena)
+{
+	sp_assert(prog->root != NULL && prog->root->count > 0);
+	uint32_t uids[30];
+	for (uint32_t i = 0; i < 30; i++)
+		uids[i] = i == 0 ? 3 : 3 + 2 * i - 1 + (i % 3 == 0);
+	struct imap_seqset saved = IMAP_SEQSET_INIT, recent = IMAP_SEQSET_INIT;
+	imap_seqset_add_range(&saved, 5, 9);
+	imap_seqset_normalize(&saved);
+	imap_seqset_add_range(&recent, 50, 70);
+	imap_seqset_normalize(&recent);
+	struct imap_search_ctx ctx = {uids, 30, &saved, &recent};
+	struct store_query *q = imap_search_query_build(prog, &ctx, arena);
+	sp_assert(q != NULL);
+	(void)imap_search_seq_out_of_range(prog, 30);
+	uint64_t modseqs[4] = {7, 9, 1, 12};
+	const uint32_t match[4] = {uids[0], uids[4], uids[10], 999};
+	for (int uid = 0; uid < 2; uid++) {
+		struct imap_search_reply r = {"t", uid == 1, uid == 1, match, 4, modseqs, uids, 30};
+		struct sp_buf out = SP_BUF_INIT;
+		imap_search_reply_format(prog, &r, &out);
+		sp_assert(out.len == 0 || (out.len >= 2 && out.data[out.len - 1] == '\n'));
+		imap_search_saved_result(prog, &r, set);
+		sp_buf_deinit(&out);
+	}
+	imap_seqset_deinit(&saved);
+	imap_seqset_deinit(&recent);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct imap_parser *p = imap_parser_new(NULL);
@@ -57,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			                      &err) < 0)
 				sp_assert(err.text != NULL);
 			else
-				sp_assert(prog.root != NULL && prog.root->count > 0);
+				translate(&prog, &set, arena);
 			seqsets(ev.cmd->args, ev.cmd->arg_count, &set);
 			sp_arena_reset(arena);
 		}
