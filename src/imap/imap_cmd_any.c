@@ -300,7 +300,9 @@ void imap_idle_release_later(struct imap_session *s)
 {
 	if (s->release_timer == NULL)
 		s->release_timer = sp_timer_new(s->srv->cfg.loop, idle_release, s);
-	sp_timer_start(s->release_timer, IMAP_IDLE_RELEASE_MS, false);
+	/* Many open handles (descriptors, page caches): close this one now. */
+	bool crowded = atomic_load(&s->srv->open_stores) > IMAP_OPEN_STORES_SOFT;
+	sp_timer_start(s->release_timer, crowded ? 0 : IMAP_IDLE_RELEASE_MS, false);
 }
 
 /* ---- QUOTA (RFC 9208): one root "" per mailbox, STORAGE in KiB ---- */

@@ -19,11 +19,14 @@
 #include "net/sp_conn.h"
 #include "store/store.h"
 
+#include <stdatomic.h>
+
 #define IMAP_MAX_BAD 100            /* consecutive bad commands before BYE */
 #define IMAP_FETCH_CHUNK (1u << 20) /* FETCH output per job before yielding */
 #define IMAP_OUTPUT_HIGH (4u << 20) /* wait for the client above this */
 #define IMAP_OUTPUT_LOW (256u << 10)
 #define IMAP_IDLE_RELEASE_MS 10000 /* IDLE this long closes the SQLite handle */
+#define IMAP_OPEN_STORES_SOFT 512  /* beyond this many open handles, at once */
 
 struct imap_server {
 	struct imap_config cfg;
@@ -32,8 +35,9 @@ struct imap_server {
 	struct event *inotify_ev;
 	struct imap_mailbox *mailboxes; /* with live sessions */
 	unsigned n_sessions;
-	bool idle_entered;           /* a session entered IDLE since the last trim */
-	struct sp_timer *trim_timer; /* gives freed heap back to the system */
+	bool idle_entered;            /* a session entered IDLE since the last trim */
+	_Atomic unsigned open_stores; /* sessions' open SQLite handles (workers too) */
+	struct sp_timer *trim_timer;  /* gives freed heap back to the system */
 };
 
 /* One mailbox with live sessions: its keys, shared by those sessions and
@@ -224,6 +228,9 @@ void imap_sync(struct imap_job *job);
 /* Loop side: runs a sync-only job now if the session is idle in IDLE (or
  * marks it dirty for the next command). */
 void imap_session_changed(struct imap_session *s);
+/* Worker side (or loop with no job running): closes the session's store
+ * handle. */
+void imap_session_store_close(struct imap_session *s);
 /* (Re)starts the timer that closes an idling session's store handle. */
 void imap_idle_release_later(struct imap_session *s);
 

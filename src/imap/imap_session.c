@@ -123,7 +123,16 @@ struct store_session *imap_job_store(struct imap_job *job)
 		imap_job_reply(job, "NO [SERVERBUG] The mailbox cannot be opened");
 		return NULL;
 	}
+	atomic_fetch_add(&s->srv->open_stores, 1);
 	return s->store;
+}
+
+void imap_session_store_close(struct imap_session *s)
+{
+	if (s->store == NULL)
+		return;
+	store_session_close(&s->store);
+	atomic_fetch_sub(&s->srv->open_stores, 1);
 }
 
 void imap_job_reply(struct imap_job *job, const char *fmt, ...)
@@ -176,7 +185,7 @@ static void job_work(void *ctx)
 	    job->s->store != NULL)
 		imap_sync(job);
 	if (job->release_store)
-		store_session_close(&job->s->store);
+		imap_session_store_close(job->s);
 }
 
 static void job_free(struct imap_job *job)
@@ -212,6 +221,8 @@ static void job_done(void *ctx, void *owner, enum sp_work_status status)
 		sp_conn_write_buf(s->conn, &job->out);
 	if (job->still_dirty)
 		s->dirty = true;
+	if (job->release_store)
+		s->srv->idle_entered = true; /* freed SQLite memory: trim the heap */
 	if (job->bye) {
 		job_free(job);
 		s->state = IMAP_STATE_LOGOUT;
@@ -498,7 +509,7 @@ static void session_free(struct imap_session *s)
 	if (s->cmd_data_free != NULL)
 		s->cmd_data_free(s->cmd_data);
 	sp_timer_free(&s->release_timer);
-	store_session_close(&s->store);
+	imap_session_store_close(s);
 	imap_session_unselect(s);
 	imap_mailbox_detach(s);
 	imap_parser_free(&s->parser);
