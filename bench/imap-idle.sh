@@ -9,10 +9,9 @@
 #   bench/imap-idle.sh [CONNS] [MAILBOXES]          (defaults 10000 and 1000)
 # Environment: MESSAGES (20 per mailbox), TARGETS, SRC_ADDRS (source
 # addresses 127.0.0.1..N, 4), IN_FLIGHT (connections in setup at once, 64),
-# SETTLE (seconds between READY and measuring, 15: Sealpost closes the
-# SQLite handle of a session idling 10 s), KDF=fast (Sealpost passwords
-# with the tests' cheap Argon2id: setup only, the memory measured is the
-# same), PLAIN=1 (plaintext IMAP instead of TLS, to tell the TLS
+# SETTLE (seconds between READY and measuring, 5), KDF=fast (Sealpost
+# passwords with the tests' cheap Argon2id: setup only, the memory measured
+# is the same), PLAIN=1 (plaintext IMAP instead of TLS, to tell the TLS
 # share of the memory apart), SEALPOST_BIN, IDLE_BIN, LOAD_BIN, KEEP=1.
 # Dovecot: imap-login in high-performance mode and one imap process per
 # session (its only mode for IMAP), see dovecot_start_as in bench/imap.sh.
@@ -24,7 +23,7 @@ MESSAGES=${MESSAGES:-20}
 TARGETS=${TARGETS:-sealpost dovecot dovecot-crypt}
 SRC_ADDRS=${SRC_ADDRS:-4}
 IN_FLIGHT=${IN_FLIGHT:-64}
-SETTLE=${SETTLE:-15}
+SETTLE=${SETTLE:-5}
 BIN=${SEALPOST_BIN:-build/sealpost}
 IDLE=${IDLE_BIN:-build/bench/imap_idle}
 LOAD=${LOAD_BIN:-build/bench/imap_load}

@@ -271,38 +271,17 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	imap_parser_trim(s->parser);
 	sp_arena_release(s->arena);
 	s->srv->idle_entered = true;
-	if (s->dirty)
+	if (s->dirty) {
 		imap_session_changed(s);
-	imap_idle_release_later(s);
-}
-
-/* An idle session need not keep its SQLite handle (and its page cache)
- * open: thousands of them wait in IDLE. A client that idles briefly
- * between commands keeps it (reopening costs the cache), so the handle
- * is closed only after IMAP_IDLE_RELEASE_MS in IDLE without a change. */
-static void idle_release(void *ctx)
-{
-	struct imap_session *s = ctx;
-	if (!s->idling || s->store == NULL || s->conn == NULL)
-		return;
-	if (s->busy) {
-		imap_idle_release_later(s);
-		return;
+	} else if (s->store != NULL) {
+		/* An idle session need not keep its SQLite handle (and its page
+		 * cache) open: thousands of them wait in IDLE. */
+		struct imap_job *job = imap_job_start(s, NULL, NULL, NULL);
+		if (job != NULL) {
+			job->sync = false;
+			job->release_store = true;
+		}
 	}
-	struct imap_job *job = imap_job_start(s, NULL, NULL, NULL);
-	if (job != NULL) {
-		job->sync = false;
-		job->release_store = true;
-	}
-}
-
-void imap_idle_release_later(struct imap_session *s)
-{
-	if (s->release_timer == NULL)
-		s->release_timer = sp_timer_new(s->srv->cfg.loop, idle_release, s);
-	/* Many open handles (descriptors, page caches): close this one now. */
-	bool crowded = atomic_load(&s->srv->open_stores) > IMAP_OPEN_STORES_SOFT;
-	sp_timer_start(s->release_timer, crowded ? 0 : IMAP_IDLE_RELEASE_MS, false);
 }
 
 /* ---- QUOTA (RFC 9208): one root "" per mailbox, STORAGE in KiB ---- */

@@ -25,8 +25,6 @@
 #define IMAP_FETCH_CHUNK (1u << 20) /* FETCH output per job before yielding */
 #define IMAP_OUTPUT_HIGH (4u << 20) /* wait for the client above this */
 #define IMAP_OUTPUT_LOW (256u << 10)
-#define IMAP_IDLE_RELEASE_MS 10000 /* IDLE this long closes the SQLite handle */
-#define IMAP_OPEN_STORES_SOFT 512  /* beyond this many open handles, at once */
 
 struct imap_server {
 	struct imap_config cfg;
@@ -135,10 +133,9 @@ struct imap_session {
 	struct imap_mailbox *mbox;
 	struct notify_sub *sub;
 	char slot_id[ACCOUNTS_SLOT_ID_LEN + 1];
-	uint64_t quota;                 /* bytes, 0 = none */
-	struct store_session *store;    /* worker side only */
-	bool dirty;                     /* the mailbox changed: sync at the next chance */
-	struct sp_timer *release_timer; /* closes the store handle in a long IDLE */
+	uint64_t quota;              /* bytes, 0 = none */
+	struct store_session *store; /* worker side only */
+	bool dirty;                  /* the mailbox changed: sync at the next chance */
 
 	/* Selected folder. */
 	int64_t folder_id;
@@ -231,8 +228,6 @@ void imap_session_changed(struct imap_session *s);
 /* Worker side (or loop with no job running): closes the session's store
  * handle. */
 void imap_session_store_close(struct imap_session *s);
-/* (Re)starts the timer that closes an idling session's store handle. */
-void imap_idle_release_later(struct imap_session *s);
 
 /* Worker side: before a FETCH response that carries these keywords,
  * announces the ones the client has not been told about in an updated

@@ -300,8 +300,9 @@ void imap_session_changed(struct imap_session *s)
 	s->dirty = true;
 	if (!s->idling || s->busy || s->state != IMAP_STATE_SELECTED || s->conn == NULL)
 		return;
-	imap_job_start(s, sync_work, NULL, NULL);
-	imap_idle_release_later(s);
+	struct imap_job *job = imap_job_start(s, sync_work, NULL, NULL);
+	if (job != NULL)
+		job->release_store = true;
 }
 
 /* ---- Dispatch ---- */
@@ -508,7 +509,6 @@ static void session_free(struct imap_session *s)
 {
 	if (s->cmd_data_free != NULL)
 		s->cmd_data_free(s->cmd_data);
-	sp_timer_free(&s->release_timer);
 	imap_session_store_close(s);
 	imap_session_unselect(s);
 	imap_mailbox_detach(s);
