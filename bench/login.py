@@ -115,6 +115,7 @@ def dovecot(tmp, crypt):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="bench-login-")
+    os.chmod(tmp, 0o755)  # Dovecot's mail user must reach its directory
     try:
         rows = [("Sealpost", sealpost(tmp)), ("Dovecot", dovecot(tmp, False)),
                 ("Dovecot mail_crypt", dovecot(tmp, True))]

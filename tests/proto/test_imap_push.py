@@ -412,6 +412,22 @@ class PushTest(sp.DataDirTest):
         for n in (1, 2, 3):
             self.assertTrue(any(f"<push-{n}@example.org>" in l for l in lines), lines)
 
+    def test_sealpost_deliver_is_seen_in_idle(self):
+        # `sealpost deliver` (Postfix's pipe(8)) is another process: the
+        # server sees its spool links through inotify and drains them.
+        a = self.session()
+        a.idle()
+        for n in (1, 2):
+            t0 = time.monotonic()
+            r = self.sp("deliver", "-f", "bob@example.org", "-a", ADDR,
+                        stdin=msg(n, " MARKER").decode())
+            self.assertEqual(r.code, 0, r)
+            t_ok = time.monotonic()
+            t_seen, line, _ = a.wait_for(r"^\* \d+ EXISTS$")
+            self.assertEqual(line, f"* {n} EXISTS")
+            self.assert_pushed(f"sealpost deliver {n} -> EXISTS", t0, t_ok, t_seen)
+        a.done()
+
     def test_non_idle_session_hears_at_next_noop(self):
         b = self.session()
         uids = [self.append(b, n)[0] for n in (1, 2, 3)]
