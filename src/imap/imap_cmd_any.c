@@ -257,6 +257,13 @@ void imap_cmd_compress(struct imap_session *s, const struct imap_command *cmd)
 	s->compress_pending = true;
 }
 
+/* Worker: only closes the session's store handle (after work). */
+static void release_work(struct imap_job *job)
+{
+	job->sync = false;
+	job->release_store = true;
+}
+
 /* RFC 2177 / RFC 9051 §6.3.13: "+ idling", then updates as they happen
  * until DONE (handled as a raw line by the session). */
 void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
@@ -276,11 +283,7 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	} else if (s->store != NULL) {
 		/* An idle session need not keep its SQLite handle (and its page
 		 * cache) open: thousands of them wait in IDLE. */
-		struct imap_job *job = imap_job_start(s, NULL, NULL, NULL);
-		if (job != NULL) {
-			job->sync = false;
-			job->release_store = true;
-		}
+		imap_job_start(s, release_work, NULL, NULL);
 	}
 }
 

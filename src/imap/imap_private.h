@@ -199,9 +199,10 @@ void imap_bye(struct imap_session *s, const char *text);
 /* ---- Jobs ---- */
 
 /* Starts work on the store queue; the command ends when it comes back
- * (with job->tagged) unless done took over. Returns the job (its data and
- * flags may still be set by the caller before returning to the loop), or
- * NULL when the queue is full (the command was answered NO). */
+ * (with job->tagged) unless done took over. Returns the job, or NULL when
+ * the queue is full (the command was answered NO). The worker may run it
+ * before this returns: the job's flags (sync, release_store) are set by
+ * work itself, never by the caller afterwards. */
 struct imap_job *imap_job_start(struct imap_session *s, imap_work_fn *work, imap_done_fn *done,
                                 void *data);
 /* The same on another queue (login on the Argon2id queue). */

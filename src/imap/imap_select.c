@@ -406,6 +406,7 @@ static void select_work(struct imap_job *job)
 {
 	struct imap_session *s = job->s;
 	struct select_job *sj = job->data;
+	job->sync = false; /* the SELECT responses are the state */
 	struct store_session *st = imap_job_store(job);
 	if (st == NULL)
 		return;
@@ -550,9 +551,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 		imap_session_unselect(s);
 		imap_untagged(s, "OK [CLOSED] Previous mailbox is now closed");
 	}
-	struct imap_job *job = imap_job_start(s, select_work, select_done, sj);
-	if (job != NULL)
-		job->sync = false;
+	imap_job_start(s, select_work, select_done, sj);
 }
 
 void imap_cmd_unselect(struct imap_session *s, const struct imap_command *cmd)
@@ -569,6 +568,7 @@ void imap_cmd_unselect(struct imap_session *s, const struct imap_command *cmd)
 static void close_work(struct imap_job *job)
 {
 	struct imap_session *s = job->s;
+	job->sync = false; /* the folder is being left */
 	struct store_session *st = imap_job_store(job);
 	if (st == NULL)
 		return;
@@ -596,7 +596,5 @@ void imap_cmd_close(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "CLOSE takes no arguments");
 		return;
 	}
-	struct imap_job *job = imap_job_start(s, close_work, close_done, NULL);
-	if (job != NULL)
-		job->sync = false;
+	imap_job_start(s, close_work, close_done, NULL);
 }

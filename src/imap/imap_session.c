@@ -290,6 +290,7 @@ struct imap_job *imap_job_start_on(struct imap_session *s, struct sp_work_queue 
 /* A sync-only job while idling: untagged responses, no tagged line. */
 static void sync_work(struct imap_job *job)
 {
+	job->release_store = true; /* it idles on: close the handle again */
 	if (imap_job_store(job) == NULL)
 		sp_buf_reset(&job->tagged);
 	job->dirty = true;
@@ -300,9 +301,7 @@ void imap_session_changed(struct imap_session *s)
 	s->dirty = true;
 	if (!s->idling || s->busy || s->state != IMAP_STATE_SELECTED || s->conn == NULL)
 		return;
-	struct imap_job *job = imap_job_start(s, sync_work, NULL, NULL);
-	if (job != NULL)
-		job->release_store = true;
+	imap_job_start(s, sync_work, NULL, NULL);
 }
 
 /* ---- Dispatch ---- */

@@ -705,7 +705,7 @@ static void test_flags_limits(void)
 
 	/* STORE_KEYWORDS_MAX distinct keywords, then one more */
 	struct imap_arg list[STORE_KEYWORDS_MAX + 2];
-	char names[STORE_KEYWORDS_MAX + 2][8];
+	char names[STORE_KEYWORDS_MAX + 2][16];
 	for (int i = 0; i < STORE_KEYWORDS_MAX + 2; i++) {
 		snprintf(names[i], sizeof(names[i]), "k%d", i < STORE_KEYWORDS_MAX + 1 ? i : 0);
 		list[i] =
