@@ -32,10 +32,9 @@ struct imap_server {
 	int inotify_fd; /* -1 when unavailable */
 	struct event *inotify_ev;
 	struct imap_mailbox *mailboxes; /* with live sessions */
-	unsigned n_sessions;
-	bool idle_entered;            /* a session entered IDLE since the last trim */
-	_Atomic unsigned open_stores; /* sessions' open SQLite handles (workers too) */
-	struct sp_timer *trim_timer;  /* gives freed heap back to the system */
+	bool idle_entered;              /* a session entered IDLE since the last trim */
+	_Atomic unsigned open_stores;   /* sessions' open SQLite handles (workers too) */
+	struct sp_timer *trim_timer;    /* gives freed heap back to the system */
 };
 
 /* One mailbox with live sessions: its keys, shared by those sessions and

@@ -18,8 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct imap_mailbox *mailbox_find(struct imap_server *srv, const char *id);
-
 /* `sealpost deliver` runs in another process: its hard links in a
  * mailbox's spool directory wake the sessions through inotify as LMTP's
  * notification would. */

@@ -516,7 +516,6 @@ static void session_free(struct imap_session *s)
 	imap_seqset_deinit(&s->saved);
 	imap_seqset_deinit(&s->recent);
 	sp_loop_owner_remove(s->srv->cfg.loop, s->id);
-	s->srv->n_sessions--;
 	free(s);
 }
 
@@ -561,7 +560,6 @@ void imap_accept(void *ctx, struct sp_conn *conn)
 	s->arena = sp_arena_new(4096);
 	imap_seqset_init(&s->saved);
 	imap_seqset_init(&s->recent);
-	srv->n_sessions++;
 	sp_conn_set_handlers(conn, &session_handlers, s);
 	sp_conn_set_idle_timeout(conn, srv->cfg.idle_timeout_ms != 0 ? srv->cfg.idle_timeout_ms
 	                                                             : 30 * 60 * 1000);
