@@ -17,6 +17,11 @@ int store_file_open(const char *path, const struct keys_secret *dek, bool create
                     char *err, size_t errlen);
 void store_file_close(sqlite3 **db);
 
+/* For bench_store only: from now on store_file_open ignores the key and
+ * opens files unencrypted, so the benchmark can measure what encryption
+ * costs in the same build. Nothing in the server or the CLI calls it. */
+void store_file_plaintext_for_benchmark(void);
+
 /* Re-encrypts the file under new_dek (the caller has it open with the old
  * key and no other connection uses it). WAL is switched off for the
  * rekey, which SQLite3MC requires, and back on after. 0 ok, -1 with err. */
