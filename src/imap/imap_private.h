@@ -19,6 +19,7 @@
 #include "net/sp_conn.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #define IMAP_MAX_BAD 100            /* consecutive bad commands before BYE */
@@ -49,6 +50,14 @@ struct imap_mailbox {
 	uint64_t owner_id; /* drain jobs find it by this id */
 	bool draining, drain_again;
 	int watch; /* inotify watch of its spool directory, -1 if none */
+	/* One SQLite connection for all its sessions, so they share one page
+	 * cache (a commit through another connection would empty it). Jobs
+	 * use it under store_lock (taken by the job runner); it is open while
+	 * a session holds it (imap_job_store) and closed by the last one to
+	 * let go (imap_session_store_close): idle sessions hold nothing. */
+	pthread_mutex_t store_lock;
+	struct store_session *store;
+	unsigned store_holders;
 };
 
 enum imap_state {

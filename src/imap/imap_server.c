@@ -138,6 +138,8 @@ static void mailbox_free(struct imap_mailbox *m)
 		m->next->prev = m->prev;
 	if (m->watch >= 0)
 		inotify_rm_watch(srv->inotify_fd, m->watch);
+	sp_assert(m->store == NULL && m->store_holders == 0);
+	pthread_mutex_destroy(&m->store_lock);
 	keys_secret_free(&m->dek);
 	keys_secret_free(&m->sk);
 	sp_loop_owner_remove(srv->cfg.loop, m->owner_id);
@@ -183,6 +185,7 @@ void imap_mailbox_attach(struct imap_session *s, const char *mailbox_id, struct 
 	if (m == NULL) {
 		m = sp_calloc(1, sizeof(*m));
 		m->srv = srv;
+		pthread_mutex_init(&m->store_lock, NULL);
 		sp_strlcpy(m->id, mailbox_id, sizeof(m->id));
 		size_t n = strlen(srv->mailboxes_dir) + strlen(mailbox_id) + 16;
 		m->path = sp_malloc(n);

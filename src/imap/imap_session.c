@@ -110,29 +110,49 @@ void imap_capability_list(const struct imap_session *s, struct sp_buf *out)
 
 /* ---- Jobs ---- */
 
+/* Runs in a job, under the mailbox's store_lock (job_work). */
 struct store_session *imap_job_store(struct imap_job *job)
 {
 	struct imap_session *s = job->s;
+	struct imap_mailbox *m = s->mbox;
 	if (s->store != NULL)
 		return s->store;
 	const char *error;
-	if (store_session_open(s->mbox->path, s->mbox->id, s->mbox->dek, false, &s->store, &error) <
-	    0) {
-		sp_log_error("imap", "conn=%s event=store_open_failed error=\"%s\"", s->log_id,
-		             error);
-		imap_job_reply(job, "NO [SERVERBUG] The mailbox cannot be opened");
-		return NULL;
+	if (m->store == NULL) {
+		if (store_session_open(m->path, m->id, m->dek, false, &m->store, &error) < 0) {
+			sp_log_error("imap", "conn=%s event=store_open_failed error=\"%s\"",
+			             s->log_id, error);
+			imap_job_reply(job, "NO [SERVERBUG] The mailbox cannot be opened");
+			return NULL;
+		}
+		atomic_fetch_add(&s->srv->open_stores, 1);
 	}
-	atomic_fetch_add(&s->srv->open_stores, 1);
+	m->store_holders++;
+	s->store = m->store;
 	return s->store;
+}
+
+/* The caller holds the mailbox's store_lock. */
+static void store_let_go(struct imap_session *s)
+{
+	struct imap_mailbox *m = s->mbox;
+	if (s->store == NULL)
+		return;
+	s->store = NULL;
+	sp_assert(m->store_holders > 0);
+	if (--m->store_holders == 0) {
+		store_session_close(&m->store);
+		atomic_fetch_sub(&s->srv->open_stores, 1);
+	}
 }
 
 void imap_session_store_close(struct imap_session *s)
 {
 	if (s->store == NULL)
 		return;
-	store_session_close(&s->store);
-	atomic_fetch_sub(&s->srv->open_stores, 1);
+	pthread_mutex_lock(&s->mbox->store_lock);
+	store_let_go(s);
+	pthread_mutex_unlock(&s->mbox->store_lock);
 }
 
 void imap_job_reply(struct imap_job *job, const char *fmt, ...)
@@ -179,13 +199,20 @@ void imap_job_store_error(struct imap_job *job, const char *error)
 static void job_work(void *ctx)
 {
 	struct imap_job *job = ctx;
+	/* The mailbox's connection is shared by its sessions: one job at a
+	 * time uses it. (s->mbox changes only on the loop, between jobs.) */
+	struct imap_mailbox *m = job->s->mbox;
+	if (m != NULL)
+		pthread_mutex_lock(&m->store_lock);
 	if (job->work != NULL)
 		job->work(job);
 	if (job->sync && job->s->state == IMAP_STATE_SELECTED && (job->dirty || job->wrote) &&
 	    job->s->store != NULL)
 		imap_sync(job);
 	if (job->release_store)
-		imap_session_store_close(job->s);
+		store_let_go(job->s);
+	if (m != NULL)
+		pthread_mutex_unlock(&m->store_lock);
 }
 
 static void job_free(struct imap_job *job)

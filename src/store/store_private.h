@@ -19,6 +19,8 @@ struct store_session {
 	int64_t dirty[8];
 	size_t n_dirty;
 	bool dirty_overflow;
+	/* the open write transaction runs with synchronous=NORMAL */
+	bool relaxed_sync;
 };
 
 /* Sets the session's error and *error_r; returns -1. */
@@ -31,6 +33,12 @@ int store_fail_db(struct store_session *s, const char **error_r, const char *wha
  * STORE_BUSY_MAX_MS. store_write_end commits (ok) or rolls back, then
  * notifies. Read transaction: BEGIN (deferred) ... store_read_end. */
 int store_write_begin(struct store_session *s, const char **error_r);
+/* The same for a transaction that changes only flags or \Recent floors:
+ * it commits with synchronous=NORMAL (no fsync of the WAL), so a power
+ * loss right after may undo it, as it may undo a flag change in Dovecot's
+ * index. Never for one that adds, copies or removes a message: the next
+ * synchronous=FULL commit fsyncs the WAL up to and including it. */
+int store_write_begin_flags(struct store_session *s, const char **error_r);
 int store_write_end(struct store_session *s, bool ok, const char **error_r);
 int store_read_begin(struct store_session *s, const char **error_r);
 void store_read_end(struct store_session *s);

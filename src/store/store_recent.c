@@ -44,7 +44,7 @@ int store_recent_claim(struct store_session *s, int64_t folder_id, uint32_t up_t
 		*old_r = floor;
 		return 0;
 	}
-	if (store_write_begin(s, error_r) < 0)
+	if (store_write_begin_flags(s, error_r) < 0)
 		return -1;
 	bool ok = floor_get(s, folder_id, &floor, &last, error_r) == 0;
 	/* A UID not given out yet cannot be in the caller's view: claiming

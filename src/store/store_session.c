@@ -134,6 +134,28 @@ int store_write_begin(struct store_session *s, const char **error_r)
 	return store_exec(s, "BEGIN IMMEDIATE", error_r);
 }
 
+static void sync_full(struct store_session *s)
+{
+	if (!s->relaxed_sync)
+		return;
+	/* Outside a transaction a PRAGMA cannot fail but for lack of memory,
+	 * and then the commit below it already failed too. */
+	sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	s->relaxed_sync = false;
+}
+
+int store_write_begin_flags(struct store_session *s, const char **error_r)
+{
+	if (store_exec(s, "PRAGMA synchronous=NORMAL", error_r) < 0)
+		return -1;
+	s->relaxed_sync = true;
+	if (store_write_begin(s, error_r) < 0) {
+		sync_full(s);
+		return -1;
+	}
+	return 0;
+}
+
 int store_write_end(struct store_session *s, bool ok, const char **error_r)
 {
 	if (!ok) {
@@ -142,14 +164,17 @@ int store_write_end(struct store_session *s, bool ok, const char **error_r)
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->n_dirty = 0;
+		sync_full(s);
 		return -1;
 	}
 	if (store_exec(s, "COMMIT", error_r) < 0) {
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->n_dirty = 0;
+		sync_full(s);
 		return -1;
 	}
+	sync_full(s);
 	pthread_mutex_lock(&notify_lock);
 	store_notify_fn *fn = notify_fn;
 	void *ctx = notify_ctx;

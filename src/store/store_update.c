@@ -207,7 +207,7 @@ int store_flags_update(struct store_session *s, int64_t folder_id,
 		if (!store_keyword_valid(req->keywords[i]))
 			return store_fail(s, STORE_ERR_BAD_ARG, error_r, "invalid keyword");
 	struct store_uidset set = store_uidset_norm(&req->uids, arena);
-	if (store_write_begin(s, error_r) < 0)
+	if (store_write_begin_flags(s, error_r) < 0)
 		return -1;
 	bool ok = flags_tx(s, folder_id, req, &set, arena, res_r, error_r) == 0;
 	if (ok)
