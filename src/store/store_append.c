@@ -96,13 +96,13 @@ static int thread_for(struct store_session *s, const char *refs, const char *irt
 			sqlite3_bind_text(st, 1, p, (int)(e - p + 1), SQLITE_TRANSIENT);
 			if (store_step(st) == SQLITE_ROW) {
 				snprintf(out, 26, "%s", (const char *)sqlite3_column_text(st, 0));
-				sqlite3_finalize(st);
+				store_finalize(st);
 				return 0;
 			}
 			p = e + 1;
 		}
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	random_id('T', out);
 	return 0;
 }
@@ -137,7 +137,7 @@ static int drained_lookup(struct store_session *s, const char *spool_id, int64_t
 	int rc = store_step(st);
 	*found_r = rc == SQLITE_ROW;
 	*uid_r = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "drained");
 	return 0;
@@ -234,7 +234,7 @@ static int insert_content(struct store_session *s, const struct store_append_msg
 		if (store_step(st) != SQLITE_DONE)
 			ret = store_fail_db(s, error_r, "insert content");
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	int64_t cid = sqlite3_last_insert_rowid(s->db);
 	if (ret == 0)
 		ret = store_body_put(s, cid, m->data, m->len, msg, sdata, slen, error_r);
@@ -257,7 +257,7 @@ static int insert_content(struct store_session *s, const struct store_append_msg
 			sqlite3_bind_text(st, 8, sp_buf_cstr(&text), (int)text.len, SQLITE_STATIC);
 			if (store_step(st) != SQLITE_DONE)
 				ret = store_fail_db(s, error_r, "index");
-			sqlite3_finalize(st);
+			store_finalize(st);
 		}
 	}
 	sp_buf_deinit(&served);
@@ -282,11 +282,11 @@ int store_keywords_set(struct store_session *s, int64_t msg_id, const char *cons
 		sqlite3_bind_int64(st, 1, msg_id);
 		sqlite3_bind_text(st, 2, kw[i], -1, SQLITE_STATIC);
 		if (store_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			store_finalize(st);
 			return store_fail_db(s, error_r, "keywords");
 		}
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return 0;
 }
 
@@ -303,7 +303,7 @@ int store_message_insert(struct store_session *s, int64_t folder_id, int64_t con
 	sqlite3_bind_int64(st, 1, folder_id);
 	int rc = store_step(st);
 	int64_t uid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_ROW)
 		return store_fail_db(s, error_r, "uidnext");
 	if (uid <= 0 || uid >= UINT32_MAX)
@@ -330,7 +330,7 @@ int store_message_insert(struct store_session *s, int64_t folder_id, int64_t con
 	sqlite3_bind_text(st, 8, idate_day, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, now, -1, SQLITE_STATIC);
 	rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "insert message");
 	*msg_id_r = sqlite3_last_insert_rowid(s->db);
@@ -371,7 +371,7 @@ static int append_one(struct store_session *s, int64_t folder_id, const struct s
 		sqlite3_bind_int64(st, 3, *uid_r);
 		sqlite3_bind_text(st, 4, iso, -1, SQLITE_STATIC);
 		int rc = store_step(st);
-		sqlite3_finalize(st);
+		store_finalize(st);
 		if (rc != SQLITE_DONE)
 			return store_fail_db(s, error_r, "drained");
 	}

@@ -109,7 +109,7 @@ static int64_t blob_put(struct store_session *s, const uint8_t *data, size_t len
 	sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_STATIC);
 	int rc = store_step(st);
 	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_ROW)
 		return id;
 	if (rc != SQLITE_DONE)
@@ -124,7 +124,7 @@ static int64_t blob_put(struct store_session *s, const uint8_t *data, size_t len
 	sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)len);
 	rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	id = sqlite3_last_insert_rowid(s->db);
 	st = rc != SQLITE_DONE
 	         ? NULL
@@ -133,7 +133,7 @@ static int64_t blob_put(struct store_session *s, const uint8_t *data, size_t len
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_blob64(st, 2, z.data, z.len, SQLITE_STATIC);
 		rc = store_step(st);
-		sqlite3_finalize(st);
+		store_finalize(st);
 	} else {
 		rc = SQLITE_ERROR;
 	}
@@ -177,7 +177,7 @@ int store_body_put(struct store_session *s, int64_t content_id, const uint8_t *d
 			ret = store_fail_db(s, error_r, "content blob");
 		pos = cuts.v[i].off + cuts.v[i].len;
 	}
-	sqlite3_finalize(link);
+	store_finalize(link);
 	free(cuts.v);
 	if (ret == 0) {
 		sp_buf_append(&skel, data + pos, len - pos);
@@ -193,7 +193,7 @@ int store_body_put(struct store_session *s, int64_t content_id, const uint8_t *d
 			sqlite3_bind_int64(st, 3, content_id);
 			if (store_step(st) != SQLITE_DONE)
 				ret = store_fail_db(s, error_r, "skeleton");
-			sqlite3_finalize(st);
+			store_finalize(st);
 		}
 	}
 	sp_buf_deinit(&skel);
@@ -222,7 +222,7 @@ int store_body_get(struct store_session *s, int64_t content_id, struct sp_buf *o
 		               skel_len, &skel) < 0)
 			rc = SQLITE_CORRUPT;
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_ROW) {
 		sp_buf_deinit(&skel);
 		return store_fail(s, STORE_ERR_INTERNAL, error_r, "message content unreadable");
@@ -256,7 +256,7 @@ int store_body_get(struct store_session *s, int64_t content_id, struct sp_buf *o
 			break;
 		}
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = -1;
 	if (ret == 0 && skel_pos < skel.len)
@@ -278,7 +278,7 @@ int store_exec_id(struct store_session *s, const char *sql, int64_t id, const ch
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return store_fail_db(s, error_r, "content");
 	return 0;
@@ -293,7 +293,7 @@ int store_content_unref(struct store_session *s, int64_t content_id, const char 
 	sqlite3_bind_int64(st, 1, content_id);
 	int rc = store_step(st);
 	int64_t refs = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_ROW)
 		return store_fail_db(s, error_r, "content unref");
 	if (refs > 0)
@@ -319,6 +319,6 @@ int64_t store_debug_blob_count(struct store_session *s)
 	if (st == NULL)
 		return -1;
 	int64_t n = store_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return n;
 }

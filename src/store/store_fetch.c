@@ -236,7 +236,7 @@ int store_fetch(struct store_session *s, int64_t folder_id, const struct store_f
 		if (ret == 0 && rc != SQLITE_DONE)
 			ret = store_fail_db(s, error_r, "fetch");
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 out:
 	for (size_t i = 0; ss != NULL && i < req->n_sections; i++)

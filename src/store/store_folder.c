@@ -88,7 +88,7 @@ int store_folder_id(struct store_session *s, const char *name, int64_t *id_r,
 		if (uidvalidity_r != NULL)
 			*uidvalidity_r = (uint32_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -110,7 +110,7 @@ static int next_uidvalidity(struct store_session *s, uint32_t *v_r, const char *
 	sqlite3_bind_int64(st, 1, (int64_t)(uint32_t)time(NULL));
 	int rc = store_step(st);
 	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (v <= 0 || v > UINT32_MAX)
 		return store_fail(s, STORE_ERR_INTERNAL, error_r, "no UIDVALIDITY left");
 	*v_r = (uint32_t)v;
@@ -130,7 +130,7 @@ static int subscription_set(struct store_session *s, const char *name, bool subs
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return rc == SQLITE_DONE ? 0 : store_fail_db(s, error_r, "subscribe");
 }
 
@@ -148,7 +148,7 @@ static int insert_folder(struct store_session *s, const char *name, unsigned spe
 	sqlite3_bind_int(st, 2, (int)special_use);
 	sqlite3_bind_int64(st, 3, uidvalidity);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return store_fail(s, STORE_ERR_EXISTS, error_r, "folder already exists");
 	if (rc != SQLITE_DONE)
@@ -165,7 +165,7 @@ static int folder_exists(struct store_session *s, const char *name)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -218,7 +218,7 @@ static int drop_messages(struct store_session *s, int64_t folder_id, const char 
 		}
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	int ret = rc == SQLITE_DONE ? 0 : store_fail_db(s, error_r, "delete messages");
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		ret = store_content_unref(s, ids[i], error_r);
@@ -245,7 +245,7 @@ int store_folder_delete(struct store_session *s, const char *name, const char **
 				store_fail_db(s, error_r, "delete folder");
 			else
 				store_mark_dirty(s, id);
-			sqlite3_finalize(st);
+			store_finalize(st);
 		}
 	}
 	return store_write_end(s, ok, error_r);
@@ -267,7 +267,7 @@ static int rename_inbox(struct store_session *s, const char *to, const char **er
 	sqlite3_bind_int64(st, 1, dst);
 	sqlite3_bind_int64(st, 2, inbox);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "rename");
 	st =
@@ -282,7 +282,7 @@ static int rename_inbox(struct store_session *s, const char *to, const char **er
 	sqlite3_bind_int64(st, 1, inbox);
 	sqlite3_bind_int64(st, 2, dst);
 	rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "rename");
 	/* INBOX's expunge log no longer describes it: every UID it had is
@@ -297,7 +297,7 @@ static int rename_inbox(struct store_session *s, const char *to, const char **er
 	sqlite3_bind_int64(st, 1, v);
 	sqlite3_bind_int64(st, 2, inbox);
 	rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "rename");
 	if (store_modseq_next(s, dst, error_r) == 0 || store_modseq_next(s, inbox, error_r) == 0)
@@ -330,7 +330,7 @@ static int rename_subscriptions(struct store_session *s, const char *from, const
 		sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
 		int rc = store_step(st);
-		sqlite3_finalize(st);
+		store_finalize(st);
 		if (rc != SQLITE_DONE)
 			return store_fail_db(s, error_r, "rename subscriptions");
 	}
@@ -379,7 +379,7 @@ static int rename_tx(struct store_session *s, const char *from, const char *to,
 	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return rc == SQLITE_CONSTRAINT
 		           ? store_fail(s, STORE_ERR_EXISTS, error_r, "folder already exists")
@@ -394,7 +394,7 @@ static int rename_tx(struct store_session *s, const char *from, const char *to,
 	sqlite3_bind_int64(st, 2, v);
 	sqlite3_bind_int64(st, 3, id);
 	rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "rename");
 	if (rename_subscriptions(s, from, to, error_r) < 0)
@@ -482,7 +482,7 @@ int store_folder_list(struct store_session *s, struct sp_arena *arena,
 		}
 		folder_row(st, arena, &f[n++]);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	if (rc != SQLITE_DONE)
 		return store_fail_db(s, error_r, "list folders");
@@ -503,7 +503,7 @@ static int folder_get(struct store_session *s, const char *name, struct sp_arena
 	int rc = store_step(st);
 	if (rc == SQLITE_ROW)
 		folder_row(st, arena, f_r);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -554,7 +554,7 @@ int store_folder_status(struct store_session *s, const char *name, struct sp_are
 		st_r->size = (uint64_t)sqlite3_column_int64(st, 3);
 		st_r->recent = (uint32_t)sqlite3_column_int64(st, 4);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	if (rc != SQLITE_ROW)
 		return store_fail_db(s, error_r, "status");
@@ -568,7 +568,7 @@ int store_folder_check(struct store_session *s, int64_t folder_id, const char **
 		return -1;
 	sqlite3_bind_int64(st, 1, folder_id);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)

@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#define STORE_STMT_CACHE 48
+
 struct store_session {
 	sqlite3 *db;
 	char *mailbox_id;
@@ -21,6 +23,15 @@ struct store_session {
 	bool dirty_overflow;
 	/* the open write transaction runs with synchronous=NORMAL */
 	bool relaxed_sync;
+	/* Prepared statements kept for reuse, by SQL text (store_prepare,
+	 * store_finalize); least recently used first out. */
+	struct store_stmt_slot {
+		char *sql;
+		sqlite3_stmt *st;
+		bool in_use;
+		uint64_t used; /* tick of its last store_prepare */
+	} stmts[STORE_STMT_CACHE];
+	uint64_t stmt_tick;
 };
 
 /* Sets the session's error and *error_r; returns -1. */
@@ -43,9 +54,16 @@ int store_write_end(struct store_session *s, bool ok, const char **error_r);
 int store_read_begin(struct store_session *s, const char **error_r);
 void store_read_end(struct store_session *s);
 
-/* Prepares sql (cached by SQLite's statement cache is not available, so
- * callers finalize). NULL on error with the session error set. */
+/* Prepares sql, or hands out the session's cached statement for the same
+ * text (reset, bindings cleared) when no caller is using it. The caller
+ * gives it back with store_finalize. NULL on error with the session
+ * error set. */
 sqlite3_stmt *store_prepare(struct store_session *s, const char *sql, const char **error_r);
+/* Returns a statement from store_prepare to the cache (or finalizes one
+ * that is not cached); accepts NULL. */
+void store_finalize(sqlite3_stmt *st);
+/* Finalizes every cached statement (before closing or rekeying). */
+void store_stmt_cache_clear(struct store_session *s);
 /* Runs sql with no result rows; 0 or -1. */
 int store_exec(struct store_session *s, const char *sql, const char **error_r);
 /* sqlite3_step that retries SQLITE_BUSY (reads in WAL may meet it during

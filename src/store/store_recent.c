@@ -19,7 +19,7 @@ static int floor_get(struct store_session *s, int64_t folder_id, uint32_t *floor
 		*floor_r = (uint32_t)sqlite3_column_int64(st, 0);
 		*last_r = (uint32_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -60,7 +60,7 @@ int store_recent_claim(struct store_session *s, int64_t folder_id, uint32_t up_t
 			ok = store_step(st) == SQLITE_DONE;
 			if (!ok)
 				store_fail_db(s, error_r, "recent floor");
-			sqlite3_finalize(st);
+			store_finalize(st);
 		}
 	}
 	if (store_write_end(s, ok, error_r) < 0)

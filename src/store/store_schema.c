@@ -154,7 +154,7 @@ static int meta_get(struct store_session *s, const char *key, int64_t *v_r)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	int rc = store_step(st);
 	*v_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -196,7 +196,7 @@ int store_schema_init(struct store_session *s, bool create, const char **error_r
 		return store_write_end(s, false, error_r);
 	if (store_step(st) == SQLITE_ROW)
 		has_meta = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (has_meta && meta_get(s, "schema_version", &version) < 0) {
 		store_fail_db(s, error_r, "schema version");
 		return store_write_end(s, false, error_r);

@@ -392,7 +392,7 @@ int store_search(struct store_session *s, int64_t folder_id, const struct store_
 			*n_r = n;
 		}
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	sp_buf_deinit(&b.sql);
 	free(b.p);

@@ -90,15 +90,66 @@ int store_step(sqlite3_stmt *st)
 	}
 }
 
+/* The session of a connection, for store_finalize (set at open). */
+#define CLIENTDATA_SESSION "sp_store_session"
+
 sqlite3_stmt *store_prepare(struct store_session *s, const char *sql, const char **error_r)
 {
+	/* Parsing and planning cost more than the work of most statements
+	 * here (a FETCH of FLAGS runs a handful): reuse them. */
+	struct store_stmt_slot *victim = NULL;
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct store_stmt_slot *c = &s->stmts[i];
+		if (c->sql != NULL && !c->in_use && strcmp(c->sql, sql) == 0) {
+			c->in_use = true;
+			c->used = ++s->stmt_tick;
+			return c->st;
+		}
+		if (!c->in_use && (victim == NULL || c->used < victim->used))
+			victim = c;
+	}
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(s->db, sql, -1, 0, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		store_fail_db(s, error_r, "prepare");
 		sqlite3_finalize(st);
 		return NULL;
 	}
+	if (victim != NULL) {
+		sqlite3_finalize(victim->st);
+		free(victim->sql);
+		victim->sql = sp_strdup(sql);
+		victim->st = st;
+		victim->in_use = true;
+		victim->used = ++s->stmt_tick;
+	}
 	return st;
+}
+
+void store_finalize(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	struct store_session *s = sqlite3_get_clientdata(sqlite3_db_handle(st), CLIENTDATA_SESSION);
+	for (size_t i = 0; s != NULL && i < STORE_STMT_CACHE; i++) {
+		if (s->stmts[i].st == st) {
+			sp_assert(s->stmts[i].in_use);
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->stmts[i].in_use = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void store_stmt_cache_clear(struct store_session *s)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct store_stmt_slot *c = &s->stmts[i];
+		sqlite3_finalize(c->st);
+		free(c->sql);
+		memset(c, 0, sizeof(*c));
+	}
 }
 
 int store_exec(struct store_session *s, const char *sql, const char **error_r)
@@ -193,7 +244,7 @@ int store_write_end(struct store_session *s, bool ok, const char **error_r)
 		else if (rc == SQLITE_DONE)
 			fn(ctx, s->mailbox_id, s->dirty[i], 0); /* deleted */
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (s->dirty_overflow)
 		fn(ctx, s->mailbox_id, 0, 0);
 	s->n_dirty = 0;
@@ -228,7 +279,7 @@ uint64_t store_modseq_next(struct store_session *s, int64_t folder_id, const cha
 	uint64_t m = 0;
 	if (store_step(st) == SQLITE_ROW)
 		m = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (m == 0) {
 		store_fail_db(s, error_r, "modseq");
 		return 0;
@@ -239,7 +290,7 @@ uint64_t store_modseq_next(struct store_session *s, int64_t folder_id, const cha
 	sqlite3_bind_int64(st, 1, (int64_t)m);
 	sqlite3_bind_int64(st, 2, folder_id);
 	int rc = store_step(st);
-	sqlite3_finalize(st);
+	store_finalize(st);
 	if (rc != SQLITE_DONE) {
 		store_fail_db(s, error_r, "modseq");
 		return 0;
@@ -274,6 +325,7 @@ int store_session_open(const char *path, const char *mailbox_id, const struct ke
 	}
 	s->mailbox_id = sp_strdup(mailbox_id != NULL ? mailbox_id : "");
 	sqlite3_busy_handler(s->db, busy_handler, NULL);
+	sqlite3_set_clientdata(s->db, CLIENTDATA_SESSION, s, NULL);
 	const char *e = NULL;
 	if (store_sql_functions(s) < 0 || store_schema_init(s, create, &e) < 0) {
 		snprintf(open_err, sizeof(open_err), "%s", e != NULL ? e : s->errbuf);
@@ -289,6 +341,7 @@ int store_session_rekey(struct store_session *s, const struct keys_secret *new_d
                         const char **error_r)
 {
 	char err[256];
+	store_stmt_cache_clear(s);
 	if (store_file_rekey(s->db, new_dek, err, sizeof(err)) < 0)
 		return store_fail(s, STORE_ERR_INTERNAL, error_r, "%s", err);
 	return 0;
@@ -299,6 +352,8 @@ void store_session_close(struct store_session **sp)
 	struct store_session *s = *sp;
 	if (s == NULL)
 		return;
+	if (s->db != NULL)
+		store_stmt_cache_clear(s);
 	store_file_close(&s->db);
 	sp_free(&s->mailbox_id);
 	free(s);
@@ -423,7 +478,7 @@ int store_keywords_load(struct store_session *s, int64_t msg_id, struct sp_arena
 		}
 		kw[n++] = sp_arena_strdup(arena, (const char *)sqlite3_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	*kw_r = kw;
 	*n_r = n;
 	return rc == SQLITE_DONE ? 0 : -1;

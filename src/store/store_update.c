@@ -59,11 +59,11 @@ static int load_rows(struct store_session *s, int64_t folder_id, const struct st
 			                   .content_id = sqlite3_column_int64(st, 4),
 			               });
 		if (rc != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			store_finalize(st);
 			return store_fail_db(s, error_r, "select");
 		}
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return 0;
 }
 
@@ -92,12 +92,12 @@ static int keywords_apply(struct store_session *s, int64_t id, const struct stor
 			sqlite3_bind_int64(del, 1, id);
 			sqlite3_bind_text(del, 2, cur[i], -1, SQLITE_STATIC);
 			if (store_step(del) != SQLITE_DONE) {
-				sqlite3_finalize(del);
+				store_finalize(del);
 				return store_fail_db(s, error_r, "keywords");
 			}
 			changes += sqlite3_changes(s->db);
 		}
-		sqlite3_finalize(del);
+		store_finalize(del);
 	}
 	const char *sql = req->op == STORE_FLAGS_REMOVE
 	                      ? "DELETE FROM keywords WHERE message_id = ? AND keyword = ?"
@@ -110,12 +110,12 @@ static int keywords_apply(struct store_session *s, int64_t id, const struct stor
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, req->keywords[k], -1, SQLITE_STATIC);
 		if (store_step(st) != SQLITE_DONE) {
-			sqlite3_finalize(st);
+			store_finalize(st);
 			return store_fail_db(s, error_r, "keywords");
 		}
 		changes += sqlite3_changes(s->db);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	*changes_r = changes;
 	return 0;
 }
@@ -171,7 +171,7 @@ static int flags_tx(struct store_session *s, int64_t folder_id, const struct sto
 		if (store_keywords_load(s, r->id, arena, &c->keywords, &c->n_keywords) < 0)
 			ret = store_fail_db(s, error_r, "keywords");
 	}
-	sqlite3_finalize(up);
+	store_finalize(up);
 	free(rows.v);
 	return ret;
 }
@@ -190,7 +190,7 @@ static uint64_t folder_highestmodseq(struct store_session *s, int64_t folder_id,
 		if (uidnext_r != NULL)
 			*uidnext_r = (uint32_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	return m;
 }
 
@@ -241,8 +241,8 @@ static int expunge_rows(struct store_session *s, int64_t folder_id, const struct
 		else
 			ret = store_content_unref(s, rows->v[i].content_id, error_r);
 	}
-	sqlite3_finalize(del);
-	sqlite3_finalize(log);
+	store_finalize(del);
+	store_finalize(log);
 	return ret;
 }
 
@@ -321,8 +321,8 @@ static int copy_tx(struct store_session *s, int64_t folder_id, const struct stor
 		res->src_uids[res->n] = rows.v[i].uid;
 		res->dst_uids[res->n++] = uid;
 	}
-	sqlite3_finalize(sel);
-	sqlite3_finalize(kw);
+	store_finalize(sel);
+	store_finalize(kw);
 	if (ret == 0 && move)
 		ret = expunge_rows(s, folder_id, &rows, error_r);
 	free(rows.v);
@@ -383,7 +383,7 @@ int store_changes_since(struct store_session *s, int64_t folder_id, uint64_t mod
 		if (rc != SQLITE_DONE)
 			ret = store_fail_db(s, error_r, "changes");
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	st =
 	    ret < 0
 	        ? NULL
@@ -410,7 +410,7 @@ int store_changes_since(struct store_session *s, int64_t folder_id, uint64_t mod
 		if (rc != SQLITE_DONE)
 			ret = store_fail_db(s, error_r, "changes");
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	return ret;
 }
@@ -450,7 +450,7 @@ int store_uids(struct store_session *s, int64_t folder_id, struct sp_arena *aren
 		*uids_r = v;
 		*n_r = n;
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	return ret;
 }
@@ -474,7 +474,7 @@ int store_usage(struct store_session *s, struct store_usage *u_r, const char **e
 	} else if (ret == 0) {
 		ret = store_fail_db(s, error_r, "usage");
 	}
-	sqlite3_finalize(st);
+	store_finalize(st);
 	store_read_end(s);
 	return ret;
 }
