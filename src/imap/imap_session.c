@@ -125,6 +125,8 @@ struct store_session *imap_job_store(struct imap_job *job)
 			imap_job_reply(job, "NO [SERVERBUG] The mailbox cannot be opened");
 			return NULL;
 		}
+		/* Its fsyncs happen after the job lets go of it (job_work). */
+		store_session_defer_sync(m->store, true);
 		atomic_fetch_add(&s->srv->open_stores, 1);
 	}
 	m->store_holders++;
@@ -209,10 +211,21 @@ static void job_work(void *ctx)
 	if (job->sync && job->s->state == IMAP_STATE_SELECTED && (job->dirty || job->wrote) &&
 	    job->s->store != NULL)
 		imap_sync(job);
+	bool unsynced = job->s->store != NULL && store_session_take_unsynced(job->s->store);
 	if (job->release_store)
 		store_let_go(job->s);
-	if (m != NULL)
-		pthread_mutex_unlock(&m->store_lock);
+	if (m == NULL)
+		return;
+	pthread_mutex_unlock(&m->store_lock);
+	/* A message added, copied or expunged is made durable before the
+	 * reply, but without holding the connection that the mailbox's other
+	 * sessions are waiting for (and several such fsyncs may overlap). */
+	const char *error;
+	if (unsynced && store_wal_sync(m->path, &error) < 0) {
+		sp_log_error("imap", "conn=%s event=sync_failed error=\"%s\"", job->s->log_id,
+		             error);
+		imap_job_reply(job, "NO [SERVERBUG] The change may not be on disk, try again");
+	}
 }
 
 static void job_free(struct imap_job *job)

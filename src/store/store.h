@@ -84,6 +84,21 @@ void store_session_close(struct store_session **s);
  * success the file opens only with new_dek. */
 int store_session_rekey(struct store_session *s, const struct keys_secret *new_dek,
                         const char **error_r);
+/* Deferred durability, for a server whose sessions share one connection
+ * and must not hold it during an fsync. With it on, a commit that must be
+ * durable (a message added, copied, moved or expunged) is made with
+ * synchronous=NORMAL and leaves store_session_take_unsynced() true; the
+ * caller, no longer holding the session, makes it durable with
+ * store_wal_sync(path) and only then acknowledges. Off (the default),
+ * such commits are synchronous=FULL. Another user of the session may read
+ * a commit before it is durable (docs/architecture.md). */
+void store_session_defer_sync(struct store_session *s, bool on);
+/* True once after a commit whose durability was deferred. */
+bool store_session_take_unsynced(struct store_session *s);
+/* Makes every commit so far to the mailbox file at path durable (fsyncs
+ * its WAL). 0, or -1 with *error_r. */
+int store_wal_sync(const char *path, const char **error_r);
+
 /* The enum store_err of the last failed call on s. */
 enum store_err store_last_error(const struct store_session *s);
 

@@ -23,6 +23,9 @@ struct store_session {
 	bool dirty_overflow;
 	/* the open write transaction runs with synchronous=NORMAL */
 	bool relaxed_sync;
+	/* store_session_defer_sync: the connection stays synchronous=NORMAL;
+	 * sync_owed marks the open write transaction, unsynced its commit */
+	bool defer_sync, sync_owed, unsynced;
 	/* Prepared statements kept for reuse, by SQL text (store_prepare,
 	 * store_finalize); least recently used first out. */
 	struct store_stmt_slot {

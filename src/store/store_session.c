@@ -6,11 +6,14 @@
 #include "lib/sp_str.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_notify_fn *notify_fn;
@@ -178,11 +181,17 @@ int store_exec(struct store_session *s, const char *sql, const char **error_r)
 	return 0;
 }
 
-int store_write_begin(struct store_session *s, const char **error_r)
+static int write_begin(struct store_session *s, const char **error_r)
 {
 	s->n_dirty = 0;
 	s->dirty_overflow = false;
 	return store_exec(s, "BEGIN IMMEDIATE", error_r);
+}
+
+int store_write_begin(struct store_session *s, const char **error_r)
+{
+	s->sync_owed = s->defer_sync;
+	return write_begin(s, error_r);
 }
 
 static void sync_full(struct store_session *s)
@@ -197,11 +206,56 @@ static void sync_full(struct store_session *s)
 
 int store_write_begin_flags(struct store_session *s, const char **error_r)
 {
+	s->sync_owed = false;
+	if (s->defer_sync) /* already synchronous=NORMAL */
+		return write_begin(s, error_r);
 	if (store_exec(s, "PRAGMA synchronous=NORMAL", error_r) < 0)
 		return -1;
 	s->relaxed_sync = true;
-	if (store_write_begin(s, error_r) < 0) {
+	if (write_begin(s, error_r) < 0) {
 		sync_full(s);
+		return -1;
+	}
+	return 0;
+}
+
+void store_session_defer_sync(struct store_session *s, bool on)
+{
+	/* Outside a transaction, as callers use it right after opening. */
+	sp_assert(sqlite3_get_autocommit(s->db));
+	sqlite3_exec(s->db, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
+	             NULL, NULL);
+	s->defer_sync = on;
+}
+
+bool store_session_take_unsynced(struct store_session *s)
+{
+	bool u = s->unsynced;
+	s->unsynced = false;
+	return u;
+}
+
+int store_wal_sync(const char *path, const char **error_r)
+{
+	char wal[PATH_MAX];
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal)) {
+		*error_r = "mailbox path too long";
+		return -1;
+	}
+	int fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* No WAL: the last connection checkpointed it into the file,
+		 * with an fsync, and removed it. Ours being open, that cannot
+		 * happen after our commit. */
+		if (errno == ENOENT)
+			return 0;
+		*error_r = "cannot open the mailbox's write-ahead log";
+		return -1;
+	}
+	int rc = fdatasync(fd);
+	close(fd);
+	if (rc < 0) {
+		*error_r = "cannot sync the mailbox's write-ahead log";
 		return -1;
 	}
 	return 0;
@@ -215,6 +269,7 @@ int store_write_end(struct store_session *s, bool ok, const char **error_r)
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->n_dirty = 0;
+		s->sync_owed = false;
 		sync_full(s);
 		return -1;
 	}
@@ -222,9 +277,13 @@ int store_write_end(struct store_session *s, bool ok, const char **error_r)
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->n_dirty = 0;
+		s->sync_owed = false;
 		sync_full(s);
 		return -1;
 	}
+	if (s->sync_owed)
+		s->unsynced = true;
+	s->sync_owed = false;
 	sync_full(s);
 	pthread_mutex_lock(&notify_lock);
 	store_notify_fn *fn = notify_fn;

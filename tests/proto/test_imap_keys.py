@@ -4,6 +4,7 @@ results, folder names), and a login with 20,000 messages waiting in the
 sealed spool is answered at once while the drain runs behind it."""
 import imaplib
 import os
+import re
 import socket
 import stat
 import time
@@ -165,3 +166,44 @@ class DrainTest(sp.DataDirTest):
               f"drained in {drained:.1f} s")
         c.logout()
         self.assertEqual(self.stop(p), 0)
+
+
+class ImapDurabilityTest(sp.DataDirTest):
+    """Promise 2 for IMAP: the mailbox's write-ahead log is fsynced after
+    an APPEND, COPY or EXPUNGE commits and before its tagged OK is
+    written (the connection is shared by the mailbox's sessions, so the
+    fsync runs after the job lets go of it: a syscall trace is the only
+    way to see the order; a kill cannot)."""
+    init_args = ()
+
+    def test_wal_fsynced_before_tagged_ok(self):
+        self.assertEqual(self.sp("domain", "add", "example.test").code, 0)
+        secret = self.add_alias(ADDR)[0]
+        trace = os.path.join(self.tmp.name, "trace")
+        p = self.serve(prefix=("strace", "-f", "-y", "-s", "512", "-o", trace, "-e",
+                               "trace=fsync,fdatasync,write,writev,sendmsg,sendto"))
+        c = imaplib.IMAP4("127.0.0.1", self.port("imap"))
+        c.login(ADDR, secret)
+        c.select("INBOX")
+        msg = b"From: a@b.test\r\nSubject: durable\r\n\r\nbody\r\n"
+        for _ in range(3):
+            self.assertEqual(c.append("INBOX", None, None, msg)[0], "OK")
+        self.assertEqual(c.copy("1:2", "Archive")[0], "OK")
+        self.assertEqual(c.store("1", "+FLAGS", "\\Deleted")[0], "OK")
+        self.assertEqual(c.expunge()[0], "OK")
+        c.logout()
+        pid = int(re.search(r"\(pid (\d+)\)", self.banner).group(1))
+        os.kill(pid, 15)
+        p.wait(timeout=30)
+        with open(trace) as f:
+            lines = f.read().splitlines()
+        oks = [i for i, l in enumerate(lines)
+               if any(w in l for w in ("OK [APPENDUID", "OK [COPYUID", "OK EXPUNGE completed"))]
+        self.assertGreaterEqual(len(oks), 5, "\n".join(lines[-60:]))
+        previous = 0
+        for idx in oks:
+            window = lines[previous:idx]
+            self.assertTrue(any(("fdatasync(" in l or "fsync(" in l) and ".sqlite-wal>" in l
+                                for l in window),
+                            "no fsync of the WAL before: " + lines[idx][:200])
+            previous = idx + 1
