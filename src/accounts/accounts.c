@@ -2,6 +2,7 @@
  * aliases, mailboxes and key slots. Durability: synchronous=FULL, as for
  * mailbox files (a created mailbox's slots must survive power loss). */
 #include "accounts/accounts.h"
+#include "db/sp_stmt_cache.h"
 #include "lib/sp_log.h"
 #include "lib/sp_str.h"
 
@@ -14,6 +15,7 @@
 
 struct accounts {
 	sqlite3 *db;
+	struct sp_stmt_cache stmts;
 	char error[256];
 };
 
@@ -90,7 +92,7 @@ static void now_iso(char out[32])
 static sqlite3_stmt *prepare(struct accounts *acc, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(acc->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sp_stmt_get(&acc->stmts, sql, &st) != SQLITE_OK) {
 		/* Our own SQL failing to compile is a bug, not an input error. */
 		sp_panic("accounts: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(acc->db));
 	}
@@ -112,7 +114,7 @@ static int migrate(struct accounts *acc)
 {
 	sqlite3_stmt *st = prepare(acc, "PRAGMA user_version");
 	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	if (version > (int)SP_N_ELEMENTS(migrations)) {
 		set_error(acc, "accounts.db is newer than this sealpost");
 		return -1;
@@ -146,6 +148,7 @@ int accounts_open(const char *path, bool create, struct accounts **acc_r, const 
 		return -1;
 	}
 	sqlite3_busy_timeout(acc->db, 5000);
+	sp_stmt_cache_init(&acc->stmts, acc->db);
 	if (exec(acc, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	              "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;") < 0 ||
 	    migrate(acc) < 0) {
@@ -163,6 +166,7 @@ void accounts_close(struct accounts **accp)
 	struct accounts *acc = *accp;
 	if (acc == NULL)
 		return;
+	sp_stmt_cache_deinit(&acc->stmts);
 	sqlite3_close_v2(acc->db);
 	free(acc);
 	*accp = NULL;
@@ -193,7 +197,7 @@ static enum accounts_err step_done(struct accounts *acc, sqlite3_stmt *st)
 		set_db_error(acc);
 		err = (rc == SQLITE_CONSTRAINT) ? ACCOUNTS_ERR_EXISTS : ACCOUNTS_ERR_IO;
 	}
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return err;
 }
 
@@ -202,7 +206,7 @@ static int64_t domain_id(struct accounts *acc, const char *domain)
 	sqlite3_stmt *st = prepare(acc, "SELECT id FROM domains WHERE name=?");
 	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
 	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return id;
 }
 
@@ -243,7 +247,7 @@ enum accounts_err accounts_domain_remove(struct accounts *acc, const char *domai
 	                                "(postmaster=0 OR mailbox_id IS NOT NULL)");
 	sqlite3_bind_int64(st, 1, id);
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	if (n > 0) {
 		snprintf(acc->error, sizeof(acc->error),
 		         "domain still has %lld alias%s; remove them first", (long long)n,
@@ -260,7 +264,7 @@ int accounts_domain_list(struct accounts *acc, struct sp_buf *out)
 	sqlite3_stmt *st = prepare(acc, "SELECT name FROM domains ORDER BY name");
 	while (sqlite3_step(st) == SQLITE_ROW)
 		sp_buf_printf(out, "%s\n", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return 0;
 }
 
@@ -321,7 +325,7 @@ enum accounts_err accounts_mailbox_get(struct accounts *acc, const char *id,
 	} else {
 		set_error(acc, "unknown mailbox");
 	}
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return err;
 }
 
@@ -383,7 +387,7 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 		bool placeholder = sqlite3_column_int(st, 1) && !sqlite3_column_int(st, 2) &&
 		                   sqlite3_column_int(st, 3) == 0;
 		alias_id = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		sp_stmt_put(st);
 		if (!placeholder) {
 			set_error(acc, "alias already exists");
 			return ACCOUNTS_ERR_EXISTS;
@@ -393,7 +397,7 @@ enum accounts_err accounts_alias_add(struct accounts *acc, const struct address 
 			sqlite3_bind_text(st, 1, mailbox_id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, alias_id);
 	} else {
-		sqlite3_finalize(st);
+		sp_stmt_put(st);
 		st = prepare(acc, "INSERT INTO aliases(domain_id, local, mailbox_id, created) "
 		                  "VALUES (?, ?, ?, ?)");
 		sqlite3_bind_int64(st, 1, did);
@@ -460,7 +464,7 @@ static enum accounts_err alias_lookup(struct accounts *acc, const char *local, c
 		alias_from_row(st, a);
 		err = ACCOUNTS_OK;
 	}
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return err;
 }
 
@@ -496,7 +500,7 @@ enum accounts_err accounts_resolve(struct accounts *acc, const struct address *a
 			           sizeof(a->mailbox_id));
 			a->quota = (uint64_t)sqlite3_column_int64(st, 1);
 		}
-		sqlite3_finalize(st);
+		sp_stmt_put(st);
 	}
 	return ACCOUNTS_OK;
 }
@@ -530,7 +534,7 @@ enum accounts_err accounts_alias_remove(struct accounts *acc, const struct addre
 	st = prepare(acc, "SELECT count(*) FROM aliases WHERE mailbox_id=?");
 	sqlite3_bind_text(st, 1, a.mailbox_id, -1, SQLITE_TRANSIENT);
 	int64_t refs = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	if (refs == 0) {
 		st = prepare(acc, "DELETE FROM mailboxes WHERE id=?");
 		sqlite3_bind_text(st, 1, a.mailbox_id, -1, SQLITE_TRANSIENT);
@@ -574,7 +578,7 @@ int accounts_alias_list(struct accounts *acc, const char *domain, struct sp_buf 
 		              a.enabled ? "enabled" : "disabled", a.forwards,
 		              a.forwards == 1 ? "" : "s");
 	}
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return 0;
 }
 
@@ -624,7 +628,7 @@ enum accounts_err accounts_slot_get(struct accounts *acc, const char *mailbox_id
 		slot_from_row(st, slot_r);
 		err = ACCOUNTS_OK;
 	}
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return err;
 }
 
@@ -642,7 +646,7 @@ int accounts_slot_foreach(struct accounts *acc, const char *mailbox_id,
 		ret = fn(&slot, ctx);
 	}
 	accounts_slot_deinit(&slot);
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return ret;
 }
 
@@ -654,12 +658,12 @@ enum accounts_err accounts_slot_remove_label(struct accounts *acc, const char *m
 	sqlite3_bind_text(st, 1, mailbox_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, label, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		sp_stmt_put(st);
 		set_error(acc, "no key slot with this label");
 		return ACCOUNTS_ERR_NOT_FOUND;
 	}
 	sp_strlcpy(slot_id_r, (const char *)sqlite3_column_text(st, 0), ACCOUNTS_SLOT_ID_LEN + 1);
-	sqlite3_finalize(st);
+	sp_stmt_put(st);
 	return accounts_slot_remove(acc, slot_id_r);
 }
 

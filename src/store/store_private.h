@@ -5,11 +5,10 @@
 
 #include "store/store.h"
 #include "store/store_file.h"
+#include "db/sp_stmt_cache.h"
 #include "mime/mime.h"
 
 #include <sqlite3.h>
-
-#define STORE_STMT_CACHE 48
 
 struct store_session {
 	sqlite3 *db;
@@ -26,15 +25,7 @@ struct store_session {
 	/* store_session_defer_sync: the connection stays synchronous=NORMAL;
 	 * sync_owed marks the open write transaction, unsynced its commit */
 	bool defer_sync, sync_owed, unsynced;
-	/* Prepared statements kept for reuse, by SQL text (store_prepare,
-	 * store_finalize); least recently used first out. */
-	struct store_stmt_slot {
-		char *sql;
-		sqlite3_stmt *st;
-		bool in_use;
-		uint64_t used; /* tick of its last store_prepare */
-	} stmts[STORE_STMT_CACHE];
-	uint64_t stmt_tick;
+	struct sp_stmt_cache stmts; /* store_prepare, store_finalize */
 };
 
 /* Sets the session's error and *error_r; returns -1. */
@@ -62,11 +53,11 @@ void store_read_end(struct store_session *s);
  * gives it back with store_finalize. NULL on error with the session
  * error set. */
 sqlite3_stmt *store_prepare(struct store_session *s, const char *sql, const char **error_r);
-/* Returns a statement from store_prepare to the cache (or finalizes one
- * that is not cached); accepts NULL. */
-void store_finalize(sqlite3_stmt *st);
-/* Finalizes every cached statement (before closing or rekeying). */
-void store_stmt_cache_clear(struct store_session *s);
+/* Gives a statement from store_prepare back; accepts NULL. */
+static inline void store_finalize(sqlite3_stmt *st)
+{
+	sp_stmt_put(st);
+}
 /* Runs sql with no result rows; 0 or -1. */
 int store_exec(struct store_session *s, const char *sql, const char **error_r);
 /* sqlite3_step that retries SQLITE_BUSY (reads in WAL may meet it during

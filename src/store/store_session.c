@@ -93,66 +93,14 @@ int store_step(sqlite3_stmt *st)
 	}
 }
 
-/* The session of a connection, for store_finalize (set at open). */
-#define CLIENTDATA_SESSION "sp_store_session"
-
 sqlite3_stmt *store_prepare(struct store_session *s, const char *sql, const char **error_r)
 {
-	/* Parsing and planning cost more than the work of most statements
-	 * here (a FETCH of FLAGS runs a handful): reuse them. */
-	struct store_stmt_slot *victim = NULL;
-	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
-		struct store_stmt_slot *c = &s->stmts[i];
-		if (c->sql != NULL && !c->in_use && strcmp(c->sql, sql) == 0) {
-			c->in_use = true;
-			c->used = ++s->stmt_tick;
-			return c->st;
-		}
-		if (!c->in_use && (victim == NULL || c->used < victim->used))
-			victim = c;
-	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	sqlite3_stmt *st;
+	if (sp_stmt_get(&s->stmts, sql, &st) != SQLITE_OK) {
 		store_fail_db(s, error_r, "prepare");
-		sqlite3_finalize(st);
 		return NULL;
 	}
-	if (victim != NULL) {
-		sqlite3_finalize(victim->st);
-		free(victim->sql);
-		victim->sql = sp_strdup(sql);
-		victim->st = st;
-		victim->in_use = true;
-		victim->used = ++s->stmt_tick;
-	}
 	return st;
-}
-
-void store_finalize(sqlite3_stmt *st)
-{
-	if (st == NULL)
-		return;
-	struct store_session *s = sqlite3_get_clientdata(sqlite3_db_handle(st), CLIENTDATA_SESSION);
-	for (size_t i = 0; s != NULL && i < STORE_STMT_CACHE; i++) {
-		if (s->stmts[i].st == st) {
-			sp_assert(s->stmts[i].in_use);
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			s->stmts[i].in_use = false;
-			return;
-		}
-	}
-	sqlite3_finalize(st);
-}
-
-void store_stmt_cache_clear(struct store_session *s)
-{
-	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
-		struct store_stmt_slot *c = &s->stmts[i];
-		sqlite3_finalize(c->st);
-		free(c->sql);
-		memset(c, 0, sizeof(*c));
-	}
 }
 
 int store_exec(struct store_session *s, const char *sql, const char **error_r)
@@ -384,7 +332,7 @@ int store_session_open(const char *path, const char *mailbox_id, const struct ke
 	}
 	s->mailbox_id = sp_strdup(mailbox_id != NULL ? mailbox_id : "");
 	sqlite3_busy_handler(s->db, busy_handler, NULL);
-	sqlite3_set_clientdata(s->db, CLIENTDATA_SESSION, s, NULL);
+	sp_stmt_cache_init(&s->stmts, s->db);
 	const char *e = NULL;
 	if (store_sql_functions(s) < 0 || store_schema_init(s, create, &e) < 0) {
 		snprintf(open_err, sizeof(open_err), "%s", e != NULL ? e : s->errbuf);
@@ -400,7 +348,9 @@ int store_session_rekey(struct store_session *s, const struct keys_secret *new_d
                         const char **error_r)
 {
 	char err[256];
-	store_stmt_cache_clear(s);
+	/* SQLite3MC rekeys a connection with no prepared statements. */
+	sp_stmt_cache_deinit(&s->stmts);
+	sp_stmt_cache_init(&s->stmts, s->db);
 	if (store_file_rekey(s->db, new_dek, err, sizeof(err)) < 0)
 		return store_fail(s, STORE_ERR_INTERNAL, error_r, "%s", err);
 	return 0;
@@ -411,8 +361,7 @@ void store_session_close(struct store_session **sp)
 	struct store_session *s = *sp;
 	if (s == NULL)
 		return;
-	if (s->db != NULL)
-		store_stmt_cache_clear(s);
+	sp_stmt_cache_deinit(&s->stmts);
 	store_file_close(&s->db);
 	sp_free(&s->mailbox_id);
 	free(s);
