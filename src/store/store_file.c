@@ -63,7 +63,9 @@ int store_file_open(const char *path, const struct keys_secret *dek, bool create
 	    (create && exec(db, "PRAGMA encoding='UTF-8'", err, errlen) < 0) ||
 	    exec(db,
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-	         "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;",
+	         "PRAGMA temp_store=MEMORY;"
+	         /* Decrypted pages: a miss costs a decryption (architecture.md). */
+	         "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;",
 	         err, errlen) < 0) {
 		sqlite3_close_v2(db);
 		return -1;
