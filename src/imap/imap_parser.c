@@ -637,7 +637,7 @@ static bool parse_literal_marker(struct imap_parser *p, const uint8_t *s, size_t
 		i++;
 	}
 	if (i >= len || s[i] != '}' || dn == 0) {
-		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid literal: expected {size} or {size+}");
+		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid literal: expected a size in braces");
 		return false;
 	}
 	uint64_t n;
@@ -1104,7 +1104,7 @@ int imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len, siz
 
 		case PS_LIT_NUL:
 			set_error(p, IMAP_ERROR_BAD, NULL,
-			          "NUL octet in literal; use a literal8 (~{n})");
+			          "NUL octet in literal; send it as a literal8 (RFC 3516)");
 			p->tail_len = 0;
 			p->state = PS_SKIP_LINE;
 			goto error;

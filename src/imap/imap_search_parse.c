@@ -243,6 +243,11 @@ static int check_regex(struct search_ctx *c, struct sp_slice pattern)
 		PCRE2_UCHAR msg[120];
 		if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
 			sp_strlcpy((char *)msg, "error", sizeof(msg));
+		/* PCRE2 says "{}"; a brace at the start of a word in response
+		 * text reads as a literal to parsers that tokenize it. */
+		for (PCRE2_UCHAR *m = msg; *m != 0; m++)
+			if (*m == '{' || *m == '}')
+				*m = *m == '{' ? '(' : ')';
 		return fail(c, "X-REGEX: invalid pattern at offset %zu: %s", (size_t)erroff,
 		            (const char *)msg);
 	}

@@ -330,9 +330,9 @@ static void test_errors_resync(void)
 	     .expect = "ERR A1 BAD 8-bit octet in atom; use a quoted string or literal"},
 	    {.in = "A1 X \\\r\n", .expect = "ERR A1 BAD Invalid flag: '\\' without a name"},
 	    {.in = "A1 X {}\r\n",
-	     .expect = "ERR A1 BAD Invalid literal: expected {size} or {size+}"},
+	     .expect = "ERR A1 BAD Invalid literal: expected a size in braces"},
 	    {.in = "A1 X {5-}\r\nhello\r\nA2 NOOP\r\n",
-	     .expect = "ERR A1 BAD Invalid literal: expected {size} or {size+}|ERR hello BAD "
+	     .expect = "ERR A1 BAD Invalid literal: expected a size in braces|ERR hello BAD "
 	               "Missing command name|A2 NOOP"},
 	    {.in = "A1 X {3}abc\r\n", .expect = "ERR A1 BAD Literal size must be followed by CRLF"},
 	    {.in = "A1 X {99999999999999999999}\r\n",
@@ -348,11 +348,11 @@ static void test_errors_resync(void)
 	     .expect = "ERR A1 BAD Double space between arguments|A2 NOOP"},
 	    {.in = "A1 X {3+}\r\na\0b\r\nA2 NOOP\r\n",
 	     .len = 25,
-	     .expect = "ERR A1 BAD NUL octet in literal; use a literal8 (~{n})|A2 NOOP"},
+	     .expect = "ERR A1 BAD NUL octet in literal; send it as a literal8 (RFC 3516)|A2 NOOP"},
 	    {.in = "A1 APPEND INBOX {3+}\r\na\0b more\r\nA2 NOOP\r\n",
 	     .len = 41,
-	     .expect = "BEGIN3:APPEND:2|DATA:a\\0b|END|ERR A1 BAD NUL octet in literal; use a "
-	               "literal8 (~{n})|A2 NOOP"},
+	     .expect = "BEGIN3:APPEND:2|DATA:a\\0b|END|ERR A1 BAD NUL octet in literal; send it "
+	               "as a literal8 (RFC 3516)|A2 NOOP"},
 	    {.in = "A1 LOGIN {3+}\r\nabcdef\r\nA2 NOOP\r\n",
 	     .expect = "ERR A1 BAD Missing space before 'd'|A2 NOOP"},
 	    {.in = "A1 {3}\r\nA2 NOOP\r\n",
@@ -676,8 +676,8 @@ static void test_corpus_append(void)
 			struct sp_buf out = SP_BUF_INIT;
 			struct run_opts o = {.step = 0};
 			run(p, in.data, in.len, &o, &out);
-			const char *tail = "|END|ERR A1 BAD NUL octet in literal; use a literal8 "
-			                   "(~{n})|A2 NOOP";
+			const char *tail = "|END|ERR A1 BAD NUL octet in literal; send it as a "
+			                   "literal8 (RFC 3516)|A2 NOOP";
 			SP_CHECK(out.len > strlen(tail) && memcmp(out.data + out.len - strlen(tail),
 			                                          tail, strlen(tail)) == 0);
 			sp_buf_deinit(&out);

@@ -146,6 +146,13 @@ class TestMalformed(ti.ImapCase):
             problems.append("NOOP answered %r" % noop)
         if "BYE" in got:
             problems.append("BYE")
+        # Human text must not look like a literal ("{n}", "~{n}" at the
+        # start of a word): parsers that tokenize the whole response line
+        # (Dovecot's lib-imap, which imaptest uses) stop at it.
+        for r in seen:
+            if ((r.startswith("* BAD") or (tag and r.startswith(tag + " "))) and
+                    re.search(r"(^|[ (\[])~?\{", r)):
+                problems.append("a literal-like brace in the response text: %r" % r[:80])
         if "OK" in got and "OK" not in expect:
             problems.append("the command was executed (OK)")
         if "NONE" in expect and not got & {"BAD", "NO", "*BAD", "OK"}:
