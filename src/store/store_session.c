@@ -192,9 +192,9 @@ int store_wal_sync(const char *path, const char **error_r)
 	}
 	int fd = open(wal, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		/* No WAL: the last connection checkpointed it into the file,
-		 * with an fsync, and removed it. Ours being open, that cannot
-		 * happen after our commit. */
+		/* No WAL: the last connection to close checkpointed it into
+		 * the file, with fsyncs of both, and removed it (an IMAP job
+		 * that lets go of the mailbox's last connection does so). */
 		if (errno == ENOENT)
 			return 0;
 		*error_r = "cannot open the mailbox's write-ahead log";
@@ -209,26 +209,23 @@ int store_wal_sync(const char *path, const char **error_r)
 	return 0;
 }
 
+/* Ends a write transaction that failed (before or at COMMIT). The failure
+ * is already reported; a rollback failing too (no transaction left)
+ * changes nothing for the caller. */
+static int write_abort(struct store_session *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->n_dirty = 0;
+	s->sync_owed = false;
+	sync_full(s);
+	return -1;
+}
+
 int store_write_end(struct store_session *s, bool ok, const char **error_r)
 {
-	if (!ok) {
-		/* The failure is already reported; a rollback failing too
-		 * (no transaction left) changes nothing for the caller. */
-		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		s->n_dirty = 0;
-		s->sync_owed = false;
-		sync_full(s);
-		return -1;
-	}
-	if (store_exec(s, "COMMIT", error_r) < 0) {
-		if (!sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		s->n_dirty = 0;
-		s->sync_owed = false;
-		sync_full(s);
-		return -1;
-	}
+	if (!ok || store_exec(s, "COMMIT", error_r) < 0)
+		return write_abort(s);
 	if (s->sync_owed)
 		s->unsynced = true;
 	s->sync_owed = false;

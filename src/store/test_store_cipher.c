@@ -4,7 +4,7 @@
  * SQLite3MC's does. */
 #include "store/store_cipher.h"
 #include "store/store_file.h"
-#include "lib/sp_test.h"
+#include "store/test_store_util.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -83,20 +83,11 @@ static int check_rows(sqlite3 *db, int n)
 	return rc == SQLITE_DONE ? good : -1;
 }
 
-static void temp_path(char *path, size_t len, const char *name)
+/* A mailbox file in a fresh temporary directory, removed by tdir_remove. */
+static void temp_path(char *dir, size_t dirlen, char *path, size_t len)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(path, len, "%s/sp-cipher-%d-%s.sqlite", tmp, (int)getpid(), name);
-}
-
-static void remove_db(const char *path)
-{
-	char aux[600];
-	unlink(path);
-	snprintf(aux, sizeof(aux), "%s-wal", path);
-	unlink(aux);
-	snprintf(aux, sizeof(aux), "%s-shm", path);
-	unlink(aux);
+	tdir_make(dir, dirlen);
+	snprintf(path, len, "%s/mbox.sqlite", dir);
 }
 
 static void test_registered(void)
@@ -108,8 +99,8 @@ static void test_registered(void)
 /* Written by SQLite3MC, read and extended by ours, read back by SQLite3MC. */
 static void test_both_directions(void)
 {
-	char path[512], err[256];
-	temp_path(path, sizeof(path), "both");
+	char dir[256], path[512], err[256];
+	temp_path(dir, sizeof(dir), path, sizeof(path));
 	struct keys_secret *dek = keys_secret_random(KEYS_KEY_LEN);
 	sqlite3 *db = open_stock(path, dek);
 	SP_CHECK(db != NULL);
@@ -134,14 +125,14 @@ static void test_both_directions(void)
 	SP_CHECK_INT(store_file_open(path, other, false, &db, err, sizeof(err)), -1);
 	keys_secret_free(&other);
 	keys_secret_free(&dek);
-	remove_db(path);
+	tdir_remove(dir);
 }
 
 /* A flipped bit in a page written by ours makes that page unreadable. */
 static void test_tamper(void)
 {
-	char path[512], err[256];
-	temp_path(path, sizeof(path), "tamper");
+	char dir[256], path[512], err[256];
+	temp_path(dir, sizeof(dir), path, sizeof(path));
 	struct keys_secret *dek = keys_secret_random(KEYS_KEY_LEN);
 	sqlite3 *db;
 	SP_CHECK_INT(store_file_open(path, dek, true, &db, err, sizeof(err)), 0);
@@ -162,7 +153,7 @@ static void test_tamper(void)
 	SP_CHECK_INT(sqlite3_errcode(db), SQLITE_CORRUPT);
 	store_file_close(&db);
 	keys_secret_free(&dek);
-	remove_db(path);
+	tdir_remove(dir);
 }
 
 /* Across the 2^32 block boundary the counter restarts at 0 under the same

@@ -13,6 +13,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A fresh temporary directory under TMPDIR in dir (size len). */
+static inline void tdir_make(char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, len, "%s/sp-store-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	sp_assert(mkdtemp(dir) != NULL);
+}
+
+/* Removes a directory from tdir_make with the files in it (a mailbox
+ * file, its -wal and -shm). */
+static inline void tdir_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[600];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
 struct tmbox {
 	char dir[256];
 	char path[300];
@@ -22,9 +48,7 @@ struct tmbox {
 
 static inline void tmbox_open(struct tmbox *t)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(t->dir, sizeof(t->dir), "%s/sp-store-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	sp_assert(mkdtemp(t->dir) != NULL);
+	tdir_make(t->dir, sizeof(t->dir));
 	snprintf(t->path, sizeof(t->path), "%s/mbox.sqlite", t->dir);
 	t->dek = keys_secret_random(KEYS_KEY_LEN);
 	const char *err = NULL;
@@ -36,18 +60,7 @@ static inline void tmbox_close(struct tmbox *t)
 {
 	store_session_close(&t->s);
 	keys_secret_free(&t->dek);
-	DIR *d = opendir(t->dir);
-	struct dirent *e;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char p[600];
-		snprintf(p, sizeof(p), "%s/%s", t->dir, e->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(t->dir);
+	tdir_remove(t->dir);
 }
 
 static inline int64_t tmbox_folder(struct tmbox *t, const char *name)
