@@ -4,7 +4,8 @@
  * Text is collected a line at a time (a "segment": up to a CRLF, which
  * either ends the command or follows a literal's {n}); tokens never span
  * segments, so the tokenizer runs on whole segments and keeps only the
- * open-list stack between them. Literal octets never enter the line. */
+ * open-list stack between them, and the one token a literal can cut: a
+ * section's header-field list. Literal octets never enter the line. */
 #include "imap/imap_parser.h"
 
 #include "lib/sp_str.h"
@@ -81,6 +82,15 @@ struct imap_parser {
 	size_t lit_index;
 	uint8_t *lit_buf;
 
+	/* A FETCH section whose header-field list a literal cut (RFC 9051 §9
+	 * header-fld-name is an astring): the list resumes in the next
+	 * segment. fl_names grows across commands; fl_token is the section
+	 * token's text before the first literal. */
+	struct imap_section *fl_sec;
+	struct sp_slice fl_token;
+	struct sp_slice *fl_names;
+	size_t fl_n, fl_cap;
+
 	/* resync */
 	uint8_t tail[TAIL_MAX];
 	size_t tail_len;
@@ -124,6 +134,7 @@ void imap_parser_free(struct imap_parser **pp)
 	for (unsigned i = 0; i <= p->limits.max_depth; i++)
 		free(p->levels[i].items);
 	free(p->levels);
+	free(p->fl_names);
 	sp_buf_deinit(&p->line);
 	sp_buf_deinit(&p->scratch);
 	sp_arena_free(&p->arena);
@@ -143,6 +154,8 @@ static void command_reset(struct imap_parser *p)
 	p->text_total = 0;
 	p->inline_total = 0;
 	p->is_fetch = p->is_append = false;
+	p->fl_sec = NULL;
+	p->fl_n = 0;
 	memset(&p->cmd, 0, sizeof(p->cmd));
 	sp_buf_reset(&p->line);
 	p->lit_nul = false;
@@ -159,6 +172,9 @@ void imap_parser_trim(struct imap_parser *p)
 		p->levels[i].items = NULL;
 		p->levels[i].n = p->levels[i].cap = 0;
 	}
+	free(p->fl_names);
+	p->fl_names = NULL;
+	p->fl_cap = 0;
 	sp_buf_deinit(&p->line);
 	sp_buf_init(&p->line);
 	sp_buf_deinit(&p->scratch);
@@ -326,10 +342,133 @@ static bool parse_number(const uint8_t *s, size_t n, bool allow_zero, uint64_t m
 	return allow_zero || *v_r != 0;
 }
 
+/* "{" number64 ["+"] "}" at the very end of the segment. */
+static bool parse_literal_marker(struct imap_parser *p, const uint8_t *s, size_t len, size_t i,
+                                 bool lit8)
+{
+	size_t st = ++i;
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	size_t dn = i - st;
+	bool sync = true;
+	if (i < len && s[i] == '+') {
+		sync = false;
+		i++;
+	}
+	if (i >= len || s[i] != '}' || dn == 0) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid literal: expected a size in braces");
+		return false;
+	}
+	uint64_t n;
+	if (sp_parse_u64_slice((struct sp_slice){s + st, dn}, INT64_MAX, &n) < 0) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Literal size out of range");
+		return false;
+	}
+	if (i + 1 != len) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Literal size must be followed by CRLF");
+		return false;
+	}
+	p->lit_size = n;
+	p->lit_sync = sync;
+	p->lit8 = lit8;
+	return true;
+}
+
+#define SECTION_FIELDS_MAX 256
+
+static bool field_push(struct imap_parser *p, struct sp_slice name)
+{
+	if (p->fl_n == SECTION_FIELDS_MAX) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Too many header fields in section");
+		return false;
+	}
+	if (p->fl_n == p->fl_cap) {
+		p->fl_cap = p->fl_cap == 0 ? 16 : p->fl_cap * 2;
+		p->fl_names = sp_reallocarray(p->fl_names, p->fl_cap, sizeof(*p->fl_names));
+	}
+	p->fl_names[p->fl_n++] = name;
+	return true;
+}
+
+/* The header-field list of sec after "(" (or, with after_name, after a
+ * name that came as a literal) up to and including ")". A literal
+ * announced at the end of the segment returns TOK_LITERAL. */
+static enum tok_result parse_field_list(struct imap_parser *p, const uint8_t *s, size_t len,
+                                        size_t *pos, struct imap_section *sec, bool after_name)
+{
+	size_t i = *pos;
+	for (;;) {
+		if (!after_name) {
+			if (i >= len) {
+				set_error(p, IMAP_ERROR_BAD, NULL,
+				          "Unterminated header field list");
+				return TOK_ERROR;
+			}
+			if (s[i] == '{') {
+				if (!parse_literal_marker(p, s, len, i, false))
+					return TOK_ERROR;
+				*pos = len;
+				return TOK_LITERAL;
+			}
+			struct sp_slice name;
+			if (s[i] == '"') {
+				sp_buf_reset(&p->scratch);
+				i++;
+				while (i < len && s[i] != '"') {
+					if (s[i] == '\\' && i + 1 < len &&
+					    (s[i + 1] == '"' || s[i + 1] == '\\'))
+						i++;
+					else if (s[i] == '\\' || s[i] < 0x20 || s[i] == 0x7f)
+						break;
+					sp_buf_append_byte(&p->scratch, s[i++]);
+				}
+				if (i >= len || s[i] != '"' || p->scratch.len == 0) {
+					set_error(p, IMAP_ERROR_BAD, NULL,
+					          "Invalid quoted header field name in section");
+					return TOK_ERROR;
+				}
+				i++;
+				name = arena_slice(p, p->scratch.data, p->scratch.len);
+			} else {
+				size_t st = i;
+				while (i < len && (is_atom_char(s[i])))
+					i++;
+				if (i == st) {
+					set_error(p, IMAP_ERROR_BAD, NULL,
+					          "Invalid header field name in section");
+					return TOK_ERROR;
+				}
+				name = arena_slice(p, s + st, i - st);
+			}
+			if (!field_push(p, name))
+				return TOK_ERROR;
+		}
+		after_name = false;
+		if (i < len && s[i] == ' ') {
+			i++;
+			continue;
+		}
+		if (i < len && s[i] == ')') {
+			i++;
+			break;
+		}
+		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid header field list in section");
+		return TOK_ERROR;
+	}
+	struct sp_slice *copy = sp_arena_alloc(p->arena, p->fl_n * sizeof(*copy));
+	memcpy(copy, p->fl_names, p->fl_n * sizeof(*copy));
+	sec->fields = copy;
+	sec->field_count = p->fl_n;
+	p->fl_n = 0;
+	*pos = i;
+	return TOK_DONE;
+}
+
 /* FETCH's section spec after "[" (RFC 9051 §9 section-spec, section-binary)
- * and the partial after "]". On success *pos is past the token. */
-static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, size_t *pos,
-                          struct imap_section *sec)
+ * up to "]": part numbers, section text and header-field list. TOK_LITERAL
+ * when a literal cut the field list (p->fl_sec is then sec). */
+static enum tok_result parse_section(struct imap_parser *p, const uint8_t *s, size_t len,
+                                     size_t *pos, struct imap_section *sec)
 {
 	size_t i = *pos;
 	uint32_t parts[64];
@@ -343,11 +482,11 @@ static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, s
 			i++;
 		if (!parse_number(s + st, i - st, false, UINT32_MAX, &v)) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid section part number");
-			return false;
+			return TOK_ERROR;
 		}
 		if (nparts == SP_N_ELEMENTS(parts)) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Section part too deep");
-			return false;
+			return TOK_ERROR;
 		}
 		parts[nparts++] = (uint32_t)v;
 		if (i < len && s[i] == '.') {
@@ -356,7 +495,7 @@ static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, s
 				continue;
 			if (binary || i >= len || s[i] == ']') {
 				set_error(p, IMAP_ERROR_BAD, NULL, "Invalid section part");
-				return false;
+				return TOK_ERROR;
 			}
 			break;
 		}
@@ -390,83 +529,44 @@ static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, s
 		if (sec->text == IMAP_SECTION_NONE) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid section text in %s",
 			          binary ? "BINARY section" : "BODY section");
-			return false;
+			return TOK_ERROR;
 		}
 	}
 	if (sec->text == IMAP_SECTION_HEADER_FIELDS ||
 	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
 		if (i + 1 >= len || s[i] != ' ' || s[i + 1] != '(') {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Missing header field list in section");
-			return false;
+			return TOK_ERROR;
 		}
 		i += 2;
-		struct sp_slice names[256];
-		size_t nn = 0;
-		for (;;) {
-			if (i >= len) {
-				set_error(p, IMAP_ERROR_BAD, NULL,
-				          "Unterminated header field list");
-				return false;
-			}
-			if (nn == SP_N_ELEMENTS(names)) {
-				set_error(p, IMAP_ERROR_BAD, NULL,
-				          "Too many header fields in section");
-				return false;
-			}
-			if (s[i] == '"') {
-				sp_buf_reset(&p->scratch);
-				i++;
-				while (i < len && s[i] != '"') {
-					if (s[i] == '\\' && i + 1 < len &&
-					    (s[i + 1] == '"' || s[i + 1] == '\\'))
-						i++;
-					else if (s[i] == '\\' || s[i] < 0x20 || s[i] == 0x7f)
-						break;
-					sp_buf_append_byte(&p->scratch, s[i++]);
-				}
-				if (i >= len || s[i] != '"' || p->scratch.len == 0) {
-					set_error(p, IMAP_ERROR_BAD, NULL,
-					          "Invalid quoted header field name in section");
-					return false;
-				}
-				i++;
-				names[nn++] = arena_slice(p, p->scratch.data, p->scratch.len);
-			} else {
-				size_t st = i;
-				while (i < len && (is_atom_char(s[i])))
-					i++;
-				if (i == st) {
-					set_error(p, IMAP_ERROR_BAD, NULL,
-					          "Invalid header field name in section");
-					return false;
-				}
-				names[nn++] = arena_slice(p, s + st, i - st);
-			}
-			if (i < len && s[i] == ' ') {
-				i++;
-				continue;
-			}
-			if (i < len && s[i] == ')') {
-				i++;
-				break;
-			}
-			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid header field list in section");
-			return false;
-		}
-		struct sp_slice *copy = sp_arena_alloc(p->arena, nn * sizeof(*copy));
-		memcpy(copy, names, nn * sizeof(*copy));
-		sec->fields = copy;
-		sec->field_count = nn;
+		p->fl_n = 0;
+		enum tok_result r = parse_field_list(p, s, len, &i, sec, false);
+		if (r == TOK_LITERAL)
+			p->fl_sec = sec;
+		if (r != TOK_DONE)
+			return r;
 	}
+	*pos = i;
+	return TOK_DONE;
+}
+
+/* The end of a section token at s[*pos]: "]", the partial after it, the
+ * separator that must follow; pushes the SECTION argument with text str. */
+static enum tok_result section_finish(struct imap_parser *p, const uint8_t *s, size_t len,
+                                      size_t *pos, struct imap_section *sec, size_t token_start,
+                                      const struct sp_slice *str)
+{
+	size_t i = *pos;
+	char cb[16];
 	if (i >= len || s[i] != ']') {
 		set_error(p, IMAP_ERROR_BAD, NULL, "Missing ']' after section");
-		return false;
+		return TOK_ERROR;
 	}
 	i++;
 	if (i < len && s[i] == '<') {
 		if (sec->kind == IMAP_SECTION_BINARY_SIZE) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "BINARY.SIZE takes no partial");
-			return false;
+			return TOK_ERROR;
 		}
 		size_t a = ++i;
 		while (i < len && s[i] >= '0' && s[i] <= '9')
@@ -475,7 +575,7 @@ static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, s
 		if (i >= len || s[i] != '.' ||
 		    !parse_number(s + a, an, true, INT64_MAX, &sec->partial_origin)) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid partial <origin.size>");
-			return false;
+			return TOK_ERROR;
 		}
 		size_t b = ++i;
 		while (i < len && s[i] >= '0' && s[i] <= '9')
@@ -483,13 +583,36 @@ static bool parse_section(struct imap_parser *p, const uint8_t *s, size_t len, s
 		if (i >= len || s[i] != '>' ||
 		    !parse_number(s + b, i - b, false, INT64_MAX, &sec->partial_size)) {
 			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid partial <origin.size>");
-			return false;
+			return TOK_ERROR;
 		}
 		i++;
 		sec->has_partial = true;
 	}
+	if (i < len && s[i] != ' ' && s[i] != ')') {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Unexpected %s after section",
+		          char_desc(s[i], cb));
+		return TOK_ERROR;
+	}
+	struct imap_arg *a = push_arg(p, IMAP_ARG_SECTION);
+	if (a == NULL)
+		return TOK_ERROR;
+	a->str = str != NULL ? *str : arena_slice(p, s + token_start, i - token_start);
+	a->section = sec;
 	*pos = i;
-	return true;
+	return TOK_DONE;
+}
+
+/* Resumes the section that a literal header field name cut, at the start
+ * of the segment after the literal. */
+static enum tok_result section_resume(struct imap_parser *p, const uint8_t *s, size_t len,
+                                      size_t *pos)
+{
+	struct imap_section *sec = p->fl_sec;
+	enum tok_result r = parse_field_list(p, s, len, pos, sec, true);
+	if (r != TOK_DONE)
+		return r;
+	p->fl_sec = NULL;
+	return section_finish(p, s, len, pos, sec, 0, &p->fl_token);
 }
 
 static bool section_kind(const uint8_t *s, size_t n, enum imap_section_kind *kind_r)
@@ -514,7 +637,7 @@ static bool section_kind(const uint8_t *s, size_t n, enum imap_section_kind *kin
 }
 
 /* An atom, a \flag, or a FETCH section token at s[*pos]. */
-static bool parse_atom(struct imap_parser *p, const uint8_t *s, size_t len, size_t *pos)
+static enum tok_result parse_atom(struct imap_parser *p, const uint8_t *s, size_t len, size_t *pos)
 {
 	size_t st = *pos, i = st;
 	char cb[16];
@@ -528,7 +651,7 @@ static bool parse_atom(struct imap_parser *p, const uint8_t *s, size_t len, size
 			if (i == st + 1) {
 				set_error(p, IMAP_ERROR_BAD, NULL,
 				          "Invalid flag: '\\' without a name");
-				return false;
+				return TOK_ERROR;
 			}
 		}
 	} else {
@@ -538,21 +661,13 @@ static bool parse_atom(struct imap_parser *p, const uint8_t *s, size_t len, size
 				struct imap_section *sec = sp_arena_zalloc(p->arena, sizeof(*sec));
 				sec->kind = kind;
 				i++;
-				if (!parse_section(p, s, len, &i, sec))
-					return false;
-				if (i < len && s[i] != ' ' && s[i] != ')') {
-					set_error(p, IMAP_ERROR_BAD, NULL,
-					          "Unexpected %s after section",
-					          char_desc(s[i], cb));
-					return false;
-				}
-				struct imap_arg *a = push_arg(p, IMAP_ARG_SECTION);
-				if (a == NULL)
-					return false;
-				a->str = arena_slice(p, s + st, i - st);
-				a->section = sec;
+				enum tok_result r = parse_section(p, s, len, &i, sec);
+				if (r == TOK_LITERAL)
+					p->fl_token = arena_slice(p, s + st, len - st);
+				if (r == TOK_DONE)
+					r = section_finish(p, s, len, &i, sec, st, NULL);
 				*pos = i;
-				return true;
+				return r;
 			}
 			i++;
 		}
@@ -566,15 +681,15 @@ static bool parse_atom(struct imap_parser *p, const uint8_t *s, size_t len, size
 		else
 			set_error(p, IMAP_ERROR_BAD, NULL, "Invalid character %s in atom",
 			          char_desc(s[i], cb));
-		return false;
+		return TOK_ERROR;
 	}
 	enum imap_arg_type type = word_eq(s + st, i - st, "NIL") ? IMAP_ARG_NIL : IMAP_ARG_ATOM;
 	struct imap_arg *a = push_arg(p, type);
 	if (a == NULL)
-		return false;
+		return TOK_ERROR;
 	a->str = arena_slice(p, s + st, i - st);
 	*pos = i;
-	return true;
+	return TOK_DONE;
 }
 
 /* quoted at s[*pos] == '"' (RFC 3501 quoted, RFC 9051 UTF-8 allowed). */
@@ -623,38 +738,6 @@ static bool parse_quoted(struct imap_parser *p, const uint8_t *s, size_t len, si
 	return true;
 }
 
-/* "{" number64 ["+"] "}" at the very end of the segment. */
-static bool parse_literal_marker(struct imap_parser *p, const uint8_t *s, size_t len, size_t i,
-                                 bool lit8)
-{
-	size_t st = ++i;
-	while (i < len && s[i] >= '0' && s[i] <= '9')
-		i++;
-	size_t dn = i - st;
-	bool sync = true;
-	if (i < len && s[i] == '+') {
-		sync = false;
-		i++;
-	}
-	if (i >= len || s[i] != '}' || dn == 0) {
-		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid literal: expected a size in braces");
-		return false;
-	}
-	uint64_t n;
-	if (sp_parse_u64_slice((struct sp_slice){s + st, dn}, INT64_MAX, &n) < 0) {
-		set_error(p, IMAP_ERROR_BAD, NULL, "Literal size out of range");
-		return false;
-	}
-	if (i + 1 != len) {
-		set_error(p, IMAP_ERROR_BAD, NULL, "Literal size must be followed by CRLF");
-		return false;
-	}
-	p->lit_size = n;
-	p->lit_sync = sync;
-	p->lit8 = lit8;
-	return true;
-}
-
 static bool close_list(struct imap_parser *p)
 {
 	struct level *l = &p->levels[p->depth];
@@ -677,6 +760,12 @@ static bool close_list(struct imap_parser *p)
 static enum tok_result tokenize_args(struct imap_parser *p, const uint8_t *s, size_t len, size_t i)
 {
 	char cb[16];
+	if (p->fl_sec != NULL) {
+		enum tok_result r = section_resume(p, s, len, &i);
+		if (r != TOK_DONE)
+			return r;
+		p->sep = SEP_TOKEN;
+	}
 	for (;;) {
 		if (i >= len) {
 			if (p->sep == SEP_SPACE) {
@@ -752,7 +841,7 @@ static enum tok_result tokenize_args(struct imap_parser *p, const uint8_t *s, si
 					return TOK_ERROR;
 				return TOK_LITERAL;
 			}
-			if (!parse_atom(p, s, len, &i))
+			if (parse_atom(p, s, len, &i) != TOK_DONE)
 				return TOK_ERROR;
 			break;
 		default:
@@ -766,8 +855,9 @@ static enum tok_result tokenize_args(struct imap_parser *p, const uint8_t *s, si
 					          char_desc(c, cb));
 				return TOK_ERROR;
 			}
-			if (!parse_atom(p, s, len, &i))
-				return TOK_ERROR;
+			enum tok_result r = parse_atom(p, s, len, &i);
+			if (r != TOK_DONE)
+				return r;
 			break;
 		}
 		p->sep = SEP_TOKEN;
@@ -845,6 +935,31 @@ static enum tok_result tokenize(struct imap_parser *p, const uint8_t *s, size_t 
 
 /* ---- literals ---- */
 
+/* A header field name sent as a literal: always read inline, into no
+ * argument of its own (PS_LIT_INLINE hands it to the field list). */
+static bool field_literal_announced(struct imap_parser *p, struct imap_event *ev)
+{
+	uint64_t n = p->lit_size;
+	if (n > p->limits.inline_literal_max || p->inline_total + n > p->limits.max_inline_total) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Header field name literal too long");
+		if (p->lit_sync) {
+			p->state = PS_START;
+		} else {
+			p->skip_left = n;
+			p->state = PS_SKIP_LIT;
+		}
+		return false;
+	}
+	p->inline_total += n;
+	p->lit_streamed = false;
+	p->lit_left = n;
+	p->lit_nul = false;
+	p->state = PS_LIT_PENDING;
+	ev->literal_size = n;
+	ev->literal_sync = p->lit_sync;
+	return true;
+}
+
 static bool literal_announced(struct imap_parser *p, struct imap_event *ev)
 {
 	uint64_t n = p->lit_size;
@@ -867,6 +982,8 @@ static bool literal_announced(struct imap_parser *p, struct imap_event *ev)
 		}
 		return false;
 	}
+	if (p->fl_sec != NULL)
+		return field_literal_announced(p, ev);
 	struct imap_arg *a = push_arg(p, IMAP_ARG_LITERAL);
 	if (a == NULL) {
 		resync_after_segment(p, p->line.data, p->line.len);
@@ -1059,11 +1176,25 @@ int imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len, siz
 			if (p->lit_left > 0)
 				goto again;
 			p->lit_buf[p->lit_size] = 0;
-			struct imap_arg *a = &p->levels[p->lit_depth].items[p->lit_index];
-			a->str = (struct sp_slice){p->lit_buf, (size_t)p->lit_size};
+			struct sp_slice lit = {p->lit_buf, (size_t)p->lit_size};
 			if (p->lit_nul) {
 				p->state = PS_LIT_NUL;
 				continue;
+			}
+			if (p->fl_sec != NULL) {
+				bool ok = lit.len > 0;
+				for (size_t k = 0; k < lit.len && ok; k++)
+					ok = lit.ptr[k] >= 0x20 && lit.ptr[k] != 0x7f;
+				if (!ok)
+					set_error(p, IMAP_ERROR_BAD, NULL,
+					          "Invalid header field name literal in section");
+				if (!ok || !field_push(p, lit)) {
+					p->tail_len = 0;
+					p->state = PS_SKIP_LINE;
+					goto error;
+				}
+			} else {
+				p->levels[p->lit_depth].items[p->lit_index].str = lit;
 			}
 			p->sep = SEP_TOKEN;
 			p->state = PS_LINE;

@@ -297,6 +297,28 @@ static void test_fetch_sections(void)
 	    {.in = "A1 FETCH 1 BODY[TEXT]x\r\n",
 	     .expect = "ERR A1 BAD Unexpected 'x' after section"},
 	    {.in = "A1 FETCH 1 BODY[TEXT\r\n", .expect = "ERR A1 BAD Missing ']' after section"},
+	    /* header-fld-name is an astring: literals inside the field list */
+	    {.in = "A1 FETCH 1 (BODY.PEEK[HEADER.FIELDS (From {7}\r\nSubject To)]<0.9> "
+	           "FLAGS)\r\n",
+	     .expect = "+7|A1 FETCH 1 (SEC[BODY.PEEK||HEADER.FIELDS|From,Subject,To|<0.9>] FLAGS)"},
+	    {.in = "A1 FETCH 1:2 BODY[1.HEADER.FIELDS.NOT ({2+}\r\nX1 {4}\r\nX\"2\\)] UID\r\n",
+	     .expect = "+4|A1 FETCH 1:2 SEC[BODY|1|HEADER.FIELDS.NOT|X1,X\"2\\] UID"},
+	    {.in = "A1 FETCH 1 (BODY[HEADER.FIELDS ({4}\r\nDate)] BODY[HEADER.FIELDS "
+	           "({2}\r\nCc)])\r\n",
+	     .expect =
+	         "+4|+2|A1 FETCH 1 (SEC[BODY||HEADER.FIELDS|Date] SEC[BODY||HEADER.FIELDS|Cc])"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({0}\r\n)]\r\nA2 NOOP\r\n",
+	     .expect = "+0|ERR A1 BAD Invalid header field name literal in section|A2 NOOP"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({3+}\r\na\r\n)]\r\nA2 NOOP\r\n",
+	     .expect = "ERR A1 BAD Invalid header field name literal in section|A2 NOOP"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({1+}\r\nA]\r\nA2 NOOP\r\n",
+	     .expect = "ERR A1 BAD Invalid header field list in section|A2 NOOP"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({1+}\r\nA)\r\nA2 NOOP\r\n",
+	     .expect = "ERR A1 BAD Missing ']' after section|A2 NOOP"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({1+}\r\nA)]x\r\nA2 NOOP\r\n",
+	     .expect = "ERR A1 BAD Unexpected 'x' after section|A2 NOOP"},
+	    {.in = "A1 FETCH 1 BODY[HEADER.FIELDS ({1+} A)]\r\nA2 NOOP\r\n",
+	     .expect = "ERR A1 BAD Literal size must be followed by CRLF|A2 NOOP"},
 	};
 	run_table(cases, SP_N_ELEMENTS(cases), NULL);
 }

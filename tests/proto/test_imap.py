@@ -1502,17 +1502,35 @@ class TestMessages(ImapCase):
         self.assertTagged(t, "OK")
         self.assertTrue(c.closed())
 
-    def test_header_field_name_literal_is_refused_cleanly(self):
+    def test_header_field_name_literals(self):
         c = self.c
         self.folder(c, "lp", [message("MARKER lp")])
         self.select(c, "lp")
-        # header-fld-name is an astring (RFC 9051 §9), but a literal inside
-        # the brackets of a section is not supported (docs/imap.md): a BAD
-        # that skips the literal, and the session goes on.
+        # header-fld-name is an astring (RFC 9051 §9): a client may send the
+        # names inside a section's brackets as literals, synchronizing or
+        # not; the response names them as atoms.
         tag = c.tag()
-        c.send(b"%s FETCH 1 (BODY.PEEK[HEADER.FIELDS ({7+}\r\nSubject)])\r\n" % tag.encode())
+        c.send(b"%s FETCH 1 (BODY.PEEK[HEADER.FIELDS ({7+}\r\nSubject From)])\r\n"
+               % tag.encode())
+        u, t = c.read_until(tag)
+        self.assertTagged(t, "OK")
+        self.assertEqual(len(u), 1, u)
+        self.assertIn("BODY[HEADER.FIELDS (Subject From)] {", u[0])
+        self.assertIn("Subject: MARKER lp\r\n", u[0])
+        u, t, conts = c.cmd_lit(["FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (From {7}",
+                                 "Subject)] UID)"])
+        self.assertEqual(len(conts), 1, conts)
+        self.assertTagged(t, "OK")
+        self.assertEqual(len(u), 1, u)
+        self.assertIn("BODY[HEADER.FIELDS.NOT (From Subject)] {", u[0])
+        self.assertNotIn("MARKER lp", u[0])
+        # an empty name is refused; the literal is consumed and the session
+        # goes on
+        tag = c.tag()
+        c.send(b"%s FETCH 1 (BODY.PEEK[HEADER.FIELDS ({0+}\r\n)])\r\n" % tag.encode())
         u, t = c.read_until(tag)
         self.assertTagged(t, "BAD")
+        self.assertIn("Invalid header field name literal", t)
         self.assertTagged(c.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS (\"Subject\")])")[1], "OK")
 
     def test_appendlimit_toobig(self):
