@@ -55,7 +55,7 @@ enum store_err {
 #define STORE_FOLDER_NAME_MAX 1000     /* bytes of a UTF-8 folder name */
 #define STORE_KEYWORD_MAX 200          /* bytes of one keyword */
 #define STORE_KEYWORDS_MAX 256         /* keywords per message */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* ---- Sessions ---- */
 

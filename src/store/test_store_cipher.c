@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 SP_TEST_MAIN_DEFS
@@ -163,7 +164,7 @@ static void test_counter_wrap(void)
 	uint8_t key[32], nonce[12], got[192] = {0}, want[192] = {0};
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(nonce, sizeof(nonce));
-	store_cipher_xor(got, sizeof(got), key, nonce, UINT32_MAX);
+	SP_CHECK_INT(store_cipher_xor(got, sizeof(got), key, nonce, UINT32_MAX), 0);
 	crypto_stream_chacha20_ietf_xor_ic(want, want, 64, nonce, UINT32_MAX, key);
 	crypto_stream_chacha20_ietf_xor_ic(want + 64, want + 64, 64, nonce, 0, key);
 	crypto_stream_chacha20_ietf_xor_ic(want + 128, want + 128, 64, nonce, 1, key);
@@ -171,9 +172,77 @@ static void test_counter_wrap(void)
 	/* and a stream that does not reach the boundary is the plain one */
 	memset(got, 0, sizeof(got));
 	memset(want, 0, sizeof(want));
-	store_cipher_xor(got, sizeof(got), key, nonce, 7);
+	SP_CHECK_INT(store_cipher_xor(got, sizeof(got), key, nonce, 7), 0);
 	crypto_stream_chacha20_ietf_xor_ic(want, want, sizeof(want), nonce, 7, key);
 	SP_CHECK(memcmp(got, want, sizeof(got)) == 0);
+}
+
+/* A new file at path under dek with rows rows, written in one transaction
+ * straight to the file (no WAL), so that each page is encrypted once, with
+ * the nonces that the thread's pool hands out next. */
+static int write_file(const char *path, const struct keys_secret *dek, int rows)
+{
+	char err[256];
+	sqlite3 *db;
+	if (store_file_open(path, dek, true, &db, err, sizeof(err)) < 0)
+		return -1;
+	int rc =
+	    sqlite3_exec(db, "PRAGMA journal_mode=DELETE; BEGIN", NULL, NULL, NULL) == SQLITE_OK
+	        ? write_rows(db, 0, rows)
+	        : -1;
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	store_file_close(&db);
+	return rc;
+}
+
+/* The nonces of the pages of the file at path (the 16 bytes after each
+ * page's body); returns how many. */
+static size_t read_nonces(const char *path, uint8_t (*nonces)[16], size_t max)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	uint8_t page[4096];
+	size_t n = 0;
+	while (n < max && pread(fd, page, sizeof(page), (off_t)n * 4096) == (ssize_t)sizeof(page)) {
+		memcpy(nonces[n], page + sizeof(page) - 32, 16);
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/* Nonces come from a per-thread pool of random bytes; a forked child must
+ * not hand out the same next nonces as its parent. */
+static void test_fork_fresh_nonces(void)
+{
+	char dir[256], path[512], cpath[600], ppath[600];
+	temp_path(dir, sizeof(dir), path, sizeof(path));
+	snprintf(cpath, sizeof(cpath), "%s/child.sqlite", dir);
+	snprintf(ppath, sizeof(ppath), "%s/parent.sqlite", dir);
+	struct keys_secret *dek = keys_secret_random(KEYS_KEY_LEN);
+	static uint8_t child[512][16], parent[512][16];
+	/* a few pages: afterwards the pool holds about 250 unused nonces */
+	SP_CHECK_INT(write_file(path, dek, 1), 0);
+	pid_t pid = fork();
+	SP_CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(write_file(cpath, dek, ROWS) == 0 ? 0 : 1);
+	int status;
+	SP_CHECK_INT(waitpid(pid, &status, 0), pid);
+	SP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	SP_CHECK_INT(write_file(ppath, dek, ROWS), 0);
+	size_t np = read_nonces(ppath, parent, 512), nc = read_nonces(cpath, child, 512);
+	SP_CHECK(np > 10 && nc > 10);
+	size_t same = 0;
+	for (size_t i = 0; i < np; i++) {
+		for (size_t j = 0; j < nc; j++)
+			same += memcmp(parent[i], child[j], 16) == 0;
+	}
+	SP_CHECK_INT((long long)same, 0);
+	keys_secret_free(&dek);
+	tdir_remove(dir);
 }
 
 int main(void)
@@ -183,5 +252,6 @@ int main(void)
 	SP_TEST_RUN(test_both_directions);
 	SP_TEST_RUN(test_tamper);
 	SP_TEST_RUN(test_counter_wrap);
+	SP_TEST_RUN(test_fork_fresh_nonces);
 	return sp_test_finish();
 }

@@ -405,6 +405,19 @@ static void test_no_plaintext(void)
 		SP_CHECK_INT(store_search(m.s, f, &qs[i], a, &u, &n, &err), 0);
 		SP_CHECK(n > 100);
 	}
+	/* Every FTS5 block fits in a table leaf of a page that keeps 32 bytes
+	 * for the cipher (4,064 usable: at most 4,029 bytes of record, 4
+	 * of them its header); a larger one would spill into an overflow
+	 * page of its own (schema v4). */
+	sqlite3_stmt *st;
+	SP_CHECK_INT(sqlite3_prepare_v2(m.s->db,
+	                                "SELECT count(*), max(length(block)) FROM fts_data", -1,
+	                                &st, NULL),
+	             SQLITE_OK);
+	SP_CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+	SP_CHECK(sqlite3_column_int(st, 0) > 50);
+	SP_CHECK(sqlite3_column_int(st, 1) > 3500 && sqlite3_column_int(st, 1) <= 4025);
+	sqlite3_finalize(st);
 	/* scan while the session is still open (WAL present) */
 	const char *dirs[] = {tmpdir, m.dir};
 	for (size_t d = 0; d < 2; d++) {
