@@ -84,7 +84,8 @@ for round in $(seq "$ROUNDS"); do
 		rates[$t]+="$(awk -v n="$N" -v s="$secs" 'BEGIN{printf "%.1f", n/s}') "
 	done
 done
-printf "%-26s %10s\n" stack msgs/s
+printf "%-26s %10s   %s\n" stack msgs/s rounds
 for t in sealpost dovecot smtp-sink; do
-	printf "%-26s %10s\n" "postfix -> $t" "$(echo "${rates[$t]}" | tr ' ' '\n' | grep . | median)"
+	printf "%-26s %10s   %s\n" "postfix -> $t" \
+		"$(echo "${rates[$t]}" | tr ' ' '\n' | grep . | median)" "${rates[$t]}"
 done
