@@ -49,6 +49,11 @@ struct sp_conn {
 	uint64_t idle_ms, last_activity;
 	struct event *idle_ev, *notify_ev;
 	bool notify_close, notify_drain, notify_read;
+	/* A plain socket with nothing above it writes its output itself at
+	 * the end of the loop iteration (notify_flush): no EPOLLOUT to add
+	 * and remove per reply; libevent's write event only takes over what
+	 * the kernel did not accept at once. */
+	bool direct, notify_flush;
 };
 
 /* sp_conn.c: creates a connection on an accepted fd (owned from here on),

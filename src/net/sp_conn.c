@@ -53,6 +53,8 @@ static void conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
 		return;
 	conn->last_activity = sp_now_ms();
 	size_t pending = sp_conn_output_pending(conn);
+	if (conn->direct && pending == 0)
+		bufferevent_disable(conn->layers[0], EV_WRITE);
 	if (conn->flush_close && pending == 0) {
 		conn->notify_close = true;
 		conn_schedule(conn);
@@ -138,9 +140,43 @@ static void conn_setup_top(struct sp_conn *conn)
 	struct bufferevent *top = conn_top(conn);
 	bufferevent_setcb(top, conn_read_cb, NULL, conn_event_cb, conn);
 	bufferevent_setwatermark(top, EV_READ, 0, conn->input_limit);
-	for (int i = 0; i + 1 < conn->n_layers; i++)
+	for (int i = 0; i + 1 < conn->n_layers; i++) {
 		bufferevent_setwatermark(conn->layers[i], EV_WRITE, 0, NET_LAYER_WRITE_HIGH);
-	bufferevent_enable(top, EV_READ | EV_WRITE);
+		bufferevent_enable(conn->layers[i], EV_WRITE);
+	}
+	/* Layers above the socket write into it through its output buffer,
+	 * which then needs libevent's write event. */
+	conn->direct = conn->n_layers == 1 && !conn->tls;
+	bufferevent_enable(top, conn->direct ? EV_READ : EV_READ | EV_WRITE);
+	if (conn->direct) /* a new bufferevent starts with EV_WRITE enabled */
+		bufferevent_disable(top, EV_WRITE);
+}
+
+/* Direct mode: hands the output to the kernel now; what it does not take
+ * (a full socket buffer) or an error is left to libevent's write event,
+ * which reports errors through conn_event_cb as for any connection. */
+static void conn_flush_direct(struct sp_conn *conn)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->layers[0]);
+	/* A socket bufferevent keeps the front of its output frozen except
+	 * while it writes itself. */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0) {
+		int n = evbuffer_write(out, conn->fd);
+		if (n <= 0 && (n == 0 || errno != EINTR))
+			break;
+	}
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(conn->layers[0], EV_WRITE);
+}
+
+static void conn_output_added(struct sp_conn *conn)
+{
+	if (conn->direct && !conn->notify_flush) {
+		conn->notify_flush = true;
+		conn_schedule(conn);
+	}
 }
 
 static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
@@ -177,6 +213,11 @@ static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 static void conn_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sp_conn *conn = arg;
+	if (conn->notify_flush) {
+		conn->notify_flush = false;
+		if (conn->direct)
+			conn_flush_direct(conn);
+	}
 	if (conn->notify_close) {
 		net_conn_destroy(conn, conn->reason);
 		return;
@@ -197,7 +238,7 @@ static void conn_notify_cb(evutil_socket_t fd, short what, void *arg)
 			conn->h.on_read(conn, conn->ctx);
 	}
 	/* A handler may have asked for more in the meantime. */
-	if ((conn->notify_close || conn->notify_drain || conn->notify_read) &&
+	if ((conn->notify_close || conn->notify_drain || conn->notify_read || conn->notify_flush) &&
 	    !event_pending(conn->notify_ev, EV_TIMEOUT, NULL))
 		conn_schedule(conn);
 }
@@ -403,6 +444,7 @@ void sp_conn_write(struct sp_conn *conn, const void *data, size_t len)
 	if (conn->closing || len == 0)
 		return;
 	bufferevent_write(conn_top(conn), data, len);
+	conn_output_added(conn);
 }
 
 void sp_conn_write_str(struct sp_conn *conn, const char *s)
@@ -423,6 +465,7 @@ void sp_conn_printf(struct sp_conn *conn, const char *fmt, ...)
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(bufferevent_get_output(conn_top(conn)), fmt, ap);
 	va_end(ap);
+	conn_output_added(conn);
 }
 
 void sp_conn_want_drain(struct sp_conn *conn, size_t low)
