@@ -180,6 +180,9 @@ static void control_work(void *ctx)
 static void control_done(void *ctx, void *owner, enum sp_work_status status)
 {
 	struct control_job *job = ctx;
+	/* Whatever the command was, it may have changed accounts.db. */
+	if (job->srv->lmtp != NULL)
+		lmtp_server_accounts_changed(job->srv->lmtp);
 	close(job->fd);
 	free(job);
 }

@@ -74,6 +74,7 @@ void delivery_resolve(struct accounts *acc, struct spool *spool, const char *add
 	         addr.tag[0] ? "+" : "", addr.tag, addr.domain);
 	sp_strlcpy(rcpt->mailbox_id, mb.id, sizeof(rcpt->mailbox_id));
 	memcpy(rcpt->pk, mb.public_key, sizeof(rcpt->pk));
+	rcpt->no_quota = mb.quota == 0;
 	accounts_mailbox_deinit(&mb);
 	verdict(v, 250, "2.1.5", "OK");
 }

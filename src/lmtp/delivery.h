@@ -21,6 +21,7 @@ struct delivery_rcpt {
 	char delivered_to[ADDRESS_MAX_LEN * 2 + 2]; /* as addressed, +tag kept, canonical case */
 	char mailbox_id[ACCOUNTS_MAILBOX_ID_LEN + 1];
 	uint8_t pk[KEYS_KEY_LEN];
+	bool no_quota; /* the mailbox has none: the verdict is accounts.db's alone */
 };
 
 struct delivery_limits {

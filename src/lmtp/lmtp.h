@@ -35,5 +35,8 @@ struct lmtp_server *lmtp_server_new(const struct lmtp_config *config);
 void lmtp_server_free(struct lmtp_server **srv);
 /* The sp_listen_config.on_accept callback; ctx is the lmtp_server. */
 void lmtp_accept(void *ctx, struct sp_conn *conn);
+/* accounts.db may have changed (a CLI command ran through the control
+ * socket): forgets the recipients resolved so far. Loop thread. */
+void lmtp_server_accounts_changed(struct lmtp_server *srv);
 
 #endif

@@ -16,10 +16,25 @@
 #include <time.h>
 
 #define LMTP_MAX_ERRORS 20
+#define RCPT_CACHE_SLOTS 256
+#define RCPT_CACHE_TTL_MS (60 * 1000)
+
+/* A recipient resolved before, for a mailbox without a quota (whose
+ * verdict depends on accounts.db alone): an RCPT that finds it needs no
+ * worker. The cache is emptied whenever accounts.db may have changed:
+ * while the server runs, every CLI command reaches it through the control
+ * socket (lmtp_server_accounts_changed); entries also expire. */
+struct rcpt_cache_entry {
+	char address[512];
+	struct delivery_rcpt rcpt;
+	uint64_t stored_ms;
+};
 
 struct lmtp_server {
 	struct lmtp_config cfg;
 	char *hostname, *accounts_path;
+	struct rcpt_cache_entry *cache; /* RCPT_CACHE_SLOTS, direct-mapped */
+	uint64_t generation;            /* bumped when the cache is emptied */
 };
 
 struct lmtp_rcpt {
@@ -73,7 +88,40 @@ struct lmtp_server *lmtp_server_new(const struct lmtp_config *config)
 	srv->accounts_path = sp_strdup(config->accounts_path);
 	srv->cfg.hostname = srv->hostname;
 	srv->cfg.accounts_path = srv->accounts_path;
+	srv->cache = sp_calloc(RCPT_CACHE_SLOTS, sizeof(*srv->cache));
 	return srv;
+}
+
+void lmtp_server_accounts_changed(struct lmtp_server *srv)
+{
+	srv->generation++;
+	for (size_t i = 0; i < RCPT_CACHE_SLOTS; i++)
+		srv->cache[i].address[0] = '\0';
+}
+
+static struct rcpt_cache_entry *rcpt_cache_slot(struct lmtp_server *srv, const char *address)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = address; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &srv->cache[h % RCPT_CACHE_SLOTS];
+}
+
+static const struct delivery_rcpt *rcpt_cache_find(struct lmtp_server *srv, const char *address)
+{
+	struct rcpt_cache_entry *e = rcpt_cache_slot(srv, address);
+	if (strcmp(e->address, address) != 0 || sp_now_ms() - e->stored_ms > RCPT_CACHE_TTL_MS)
+		return NULL;
+	return &e->rcpt;
+}
+
+static void rcpt_cache_store(struct lmtp_server *srv, const char *address,
+                             const struct delivery_rcpt *rcpt)
+{
+	struct rcpt_cache_entry *e = rcpt_cache_slot(srv, address);
+	sp_strlcpy(e->address, address, sizeof(e->address));
+	e->rcpt = *rcpt;
+	e->stored_ms = sp_now_ms();
 }
 
 void lmtp_server_free(struct lmtp_server **srvp)
@@ -83,6 +131,7 @@ void lmtp_server_free(struct lmtp_server **srvp)
 		return;
 	free(srv->hostname);
 	free(srv->accounts_path);
+	free(srv->cache);
 	free(srv);
 	*srvp = NULL;
 }
@@ -131,6 +180,7 @@ static void close_after(struct lmtp_session *s, unsigned code, const char *enhan
 
 struct rcpt_job {
 	struct lmtp_server *srv;
+	uint64_t generation; /* the cache's when the job started */
 	char address[512];
 	uint64_t declared_size;
 	struct delivery_rcpt rcpt;
@@ -166,6 +216,28 @@ static void session_resume(struct lmtp_session *s)
 		sp_conn_resume_input(s->conn);
 }
 
+static void rcpt_accept(struct lmtp_session *s, const struct delivery_rcpt *rcpt)
+{
+	/* The same mailbox twice (alias and +tag, say) gets one copy and a
+	 * reply for each RCPT. */
+	size_t unique = s->n_unique;
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		if (strcmp(s->rcpts[i].d.mailbox_id, rcpt->mailbox_id) == 0) {
+			unique = s->rcpts[i].unique;
+			break;
+		}
+	}
+	if (unique == s->n_unique)
+		s->n_unique++;
+	if (s->n_rcpts == s->cap_rcpts) {
+		s->cap_rcpts = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
+		s->rcpts = sp_reallocarray(s->rcpts, s->cap_rcpts, sizeof(*s->rcpts));
+	}
+	s->rcpts[s->n_rcpts].d = *rcpt;
+	s->rcpts[s->n_rcpts].unique = unique;
+	s->n_rcpts++;
+}
+
 static void rcpt_done(void *ctx, void *owner, enum sp_work_status status)
 {
 	struct rcpt_job *job = ctx;
@@ -176,24 +248,9 @@ static void rcpt_done(void *ctx, void *owner, enum sp_work_status status)
 	}
 	const struct delivery_verdict *v = &job->verdict;
 	if (v->code / 100 == 2) {
-		/* The same mailbox twice (alias and +tag, say) gets one copy
-		 * and a reply for each RCPT. */
-		size_t unique = s->n_unique;
-		for (size_t i = 0; i < s->n_rcpts; i++) {
-			if (strcmp(s->rcpts[i].d.mailbox_id, job->rcpt.mailbox_id) == 0) {
-				unique = s->rcpts[i].unique;
-				break;
-			}
-		}
-		if (unique == s->n_unique)
-			s->n_unique++;
-		if (s->n_rcpts == s->cap_rcpts) {
-			s->cap_rcpts = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
-			s->rcpts = sp_reallocarray(s->rcpts, s->cap_rcpts, sizeof(*s->rcpts));
-		}
-		s->rcpts[s->n_rcpts].d = job->rcpt;
-		s->rcpts[s->n_rcpts].unique = unique;
-		s->n_rcpts++;
+		rcpt_accept(s, &job->rcpt);
+		if (job->rcpt.no_quota && job->generation == s->srv->generation)
+			rcpt_cache_store(s->srv, job->address, &job->rcpt);
 	}
 	reply(s, v->code, v->enhanced, v->text);
 	free(job);
@@ -239,6 +296,14 @@ static void cmd_rcpt(struct lmtp_session *s, const struct smtp_command *cmd)
 		         (const char *)cmd->path.local.ptr, (int)cmd->path.domain.len,
 		         (const char *)cmd->path.domain.ptr);
 	}
+	const struct delivery_rcpt *known = rcpt_cache_find(s->srv, job->address);
+	if (known != NULL) {
+		rcpt_accept(s, known);
+		reply(s, 250, "2.1.5", "OK");
+		free(job);
+		return;
+	}
+	job->generation = s->srv->generation;
 	submit(s, rcpt_work, rcpt_done, job);
 }
 

@@ -95,6 +95,29 @@ class LmtpTest(sp.DataDirTest):
         self.assertEqual(c.reply(), ["250 2.0.0 OK"])
         self.assertEqual(self.total_entries(), 2)
 
+    def test_recipient_changes_take_effect_at_once(self):
+        # Resolved recipients are remembered between transactions; a CLI
+        # command run while the server serves (through its control socket)
+        # makes it forget them, so a removed alias is refused at once.
+        r = self.sp("alias", "add", "carol@example.test")
+        self.assertEqual(r.code, 0, r)
+        c = self.client()
+        self.lhlo(c)
+        for _ in range(2):
+            c.send("MAIL FROM:<s@remote.test>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n")
+            self.assertEqual([c.reply()[0] for _ in range(2)],
+                             ["250 2.1.0 Sender OK", "250 2.1.5 OK"])
+            self.assertTrue(c.reply()[0].startswith("354"))
+            c.send(MSG + ".\r\n")
+            self.assertRegex(c.reply()[0], "^250 2.0.0 .* Saved")
+        r = self.sp("alias", "remove", "carol@example.test")
+        self.assertEqual(r.code, 0, r)
+        c.send("MAIL FROM:<s@remote.test>\r\nRCPT TO:<carol@example.test>\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)],
+                         ["250 2.1.0 Sender OK", "550 5.1.1 No such user here"])
+        c.send("QUIT\r\n")
+        self.assertEqual(c.reply(), ["221 2.0.0 Bye"])
+
     def test_bdat(self):
         c = self.client()
         self.lhlo(c)
