@@ -935,6 +935,18 @@ static enum tok_result tokenize(struct imap_parser *p, const uint8_t *s, size_t 
 
 /* ---- literals ---- */
 
+/* After refusing an announced literal of n octets: a synchronizing one is
+ * never sent (no "+"), a non-synchronizing one is on its way: skip it. */
+static void literal_refused(struct imap_parser *p, uint64_t n)
+{
+	if (p->lit_sync) {
+		p->state = PS_START;
+	} else {
+		p->skip_left = n;
+		p->state = PS_SKIP_LIT;
+	}
+}
+
 /* A header field name sent as a literal: always read inline, into no
  * argument of its own (PS_LIT_INLINE hands it to the field list). */
 static bool field_literal_announced(struct imap_parser *p, struct imap_event *ev)
@@ -942,12 +954,7 @@ static bool field_literal_announced(struct imap_parser *p, struct imap_event *ev
 	uint64_t n = p->lit_size;
 	if (n > p->limits.inline_literal_max || p->inline_total + n > p->limits.max_inline_total) {
 		set_error(p, IMAP_ERROR_BAD, NULL, "Header field name literal too long");
-		if (p->lit_sync) {
-			p->state = PS_START;
-		} else {
-			p->skip_left = n;
-			p->state = PS_SKIP_LIT;
-		}
+		literal_refused(p, n);
 		return false;
 	}
 	p->inline_total += n;
@@ -974,12 +981,7 @@ static bool literal_announced(struct imap_parser *p, struct imap_event *ev)
 			          "Non-synchronizing literal too big (limit %llu); "
 			          "use a synchronizing literal",
 			          (unsigned long long)p->limits.max_nonsync_literal);
-		if (p->lit_sync) {
-			p->state = PS_START;
-		} else {
-			p->skip_left = n;
-			p->state = PS_SKIP_LIT;
-		}
+		literal_refused(p, n);
 		return false;
 	}
 	if (p->fl_sec != NULL)
