@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole delivery stack side by side (issue 11): Postfix -> Sealpost
 # (LMTP), Postfix -> Dovecot (LMTP, maildir) and Postfix -> smtp-sink -L
-# (the bound Postfix itself sets). smtp-source -s 20 sends N 4 KiB
-# messages to Postfix; the time runs until Postfix has logged every one of
-# them as sent. Interleaved rounds, medians.
+# (the bound Postfix itself sets). smtp-source -s 20 sends N messages of
+# each size in SIZES (default "4096") to Postfix; the time runs until
+# Postfix has logged every one of them as sent. Interleaved rounds,
+# medians; also Sealpost's CPU seconds per 1,000 messages (its process,
+# during its rounds) and its peak RSS.
 #   bench/postfix-stack.sh [MESSAGES] [ROUNDS]    (defaults 2000 and 3)
+# MAIL_PARENT puts the mail servers' data elsewhere (default /var/lib).
 # Needs root; everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,10 +59,10 @@ sent() { grep -c "status=sent" "$WORK/postfix-$1/postfix.log" 2>/dev/null || tru
 
 # run TARGET -> seconds until Postfix logged N more messages as sent
 run() {
-	local t=$1 before t0 now
+	local t=$1 size=$2 before t0 now
 	before=$(sent "$t")
 	t0=$(date +%s.%N)
-	smtp-source -s 20 -m "$N" -l 4096 -f sender@remote.test -t user1@peer.test \
+	smtp-source -s 20 -m "$N" -l "$size" -f sender@remote.test -t user1@peer.test \
 		"127.0.0.1:${SMTP[$t]}" >/dev/null
 	while [ "$(sent "$t")" -lt $((before + N)) ]; do
 		sleep 0.05
@@ -76,16 +79,29 @@ run() {
 
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
-echo "# smtp-source -s 20 -m $N -l 4096 via Postfix, $ROUNDS interleaved rounds, medians ($(date -u +%F))"
-declare -A rates=()
-for round in $(seq "$ROUNDS"); do
-	for t in sealpost dovecot smtp-sink; do
-		secs=$(run "$t")
-		rates[$t]+="$(awk -v n="$N" -v s="$secs" 'BEGIN{printf "%.1f", n/s}') "
+sp_cpu() { awk '{print $14 + $15}' "/proc/$SP_PID/stat"; }
+HZ=$(getconf CLK_TCK)
+
+echo "# smtp-source -s 20 -m $N via Postfix, $ROUNDS interleaved rounds, medians ($(date -u +%F))"
+for size in ${SIZES:-4096}; do
+	declare -A rates=()
+	spcpu=""
+	for round in $(seq "$ROUNDS"); do
+		for t in sealpost dovecot smtp-sink; do
+			c0=$(sp_cpu)
+			secs=$(run "$t" "$size")
+			c1=$(sp_cpu)
+			rates[$t]+="$(awk -v n="$N" -v s="$secs" 'BEGIN{printf "%.1f", n/s}') "
+			[ "$t" = sealpost ] && spcpu+="$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$N" \
+				'BEGIN{printf "%.3f", c / hz * 1000 / n}') "
+		done
 	done
+	printf "%-26s %6s %10s   %s\n" stack size msgs/s rounds
+	for t in sealpost dovecot smtp-sink; do
+		printf "%-26s %6s %10s   %s\n" "postfix -> $t" "$size" \
+			"$(echo "${rates[$t]}" | tr ' ' '\n' | grep . | median)" "${rates[$t]}"
+	done
+	echo "sealpost cpu s/1000 msgs: $(echo "$spcpu" | tr ' ' '\n' | grep . | median)   ($spcpu)"
+	unset rates
 done
-printf "%-26s %10s   %s\n" stack msgs/s rounds
-for t in sealpost dovecot smtp-sink; do
-	printf "%-26s %10s   %s\n" "postfix -> $t" \
-		"$(echo "${rates[$t]}" | tr ' ' '\n' | grep . | median)" "${rates[$t]}"
-done
+echo "sealpost peak RSS: $(awk '/VmHWM/{print $2, $3}' "/proc/$SP_PID/status")"
