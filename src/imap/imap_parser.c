@@ -947,6 +947,20 @@ static void literal_refused(struct imap_parser *p, uint64_t n)
 	}
 }
 
+/* A header field name that arrived as a literal, added to the cut field
+ * list: non-empty and without control characters, as its quoted form. */
+static bool field_literal_take(struct imap_parser *p, struct sp_slice name)
+{
+	bool ok = name.len > 0;
+	for (size_t k = 0; ok && k < name.len; k++)
+		ok = name.ptr[k] >= 0x20 && name.ptr[k] != 0x7f;
+	if (!ok) {
+		set_error(p, IMAP_ERROR_BAD, NULL, "Invalid header field name literal in section");
+		return false;
+	}
+	return field_push(p, name);
+}
+
 /* A header field name sent as a literal: always read inline, into no
  * argument of its own (PS_LIT_INLINE hands it to the field list). */
 static bool field_literal_announced(struct imap_parser *p, struct imap_event *ev)
@@ -1183,20 +1197,12 @@ int imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len, siz
 				p->state = PS_LIT_NUL;
 				continue;
 			}
-			if (p->fl_sec != NULL) {
-				bool ok = lit.len > 0;
-				for (size_t k = 0; k < lit.len && ok; k++)
-					ok = lit.ptr[k] >= 0x20 && lit.ptr[k] != 0x7f;
-				if (!ok)
-					set_error(p, IMAP_ERROR_BAD, NULL,
-					          "Invalid header field name literal in section");
-				if (!ok || !field_push(p, lit)) {
-					p->tail_len = 0;
-					p->state = PS_SKIP_LINE;
-					goto error;
-				}
-			} else {
+			if (p->fl_sec == NULL) {
 				p->levels[p->lit_depth].items[p->lit_index].str = lit;
+			} else if (!field_literal_take(p, lit)) {
+				p->tail_len = 0;
+				p->state = PS_SKIP_LINE;
+				goto error;
 			}
 			p->sep = SEP_TOKEN;
 			p->state = PS_LINE;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define LMTP_MAX_ERRORS 20
+#define RCPT_ADDRESS_MAX 512 /* local@domain as the client sent it, NUL */
 #define RCPT_CACHE_SLOTS 256
 #define RCPT_CACHE_TTL_MS (60 * 1000)
 
@@ -25,7 +26,7 @@
  * while the server runs, every CLI command reaches it through the control
  * socket (lmtp_server_accounts_changed); entries also expire. */
 struct rcpt_cache_entry {
-	char address[512];
+	char address[RCPT_ADDRESS_MAX];
 	struct delivery_rcpt rcpt;
 	uint64_t stored_ms;
 };
@@ -181,7 +182,7 @@ static void close_after(struct lmtp_session *s, unsigned code, const char *enhan
 struct rcpt_job {
 	struct lmtp_server *srv;
 	uint64_t generation; /* the cache's when the job started */
-	char address[512];
+	char address[RCPT_ADDRESS_MAX];
 	uint64_t declared_size;
 	struct delivery_rcpt rcpt;
 	struct delivery_verdict verdict;
@@ -281,29 +282,29 @@ static void cmd_rcpt(struct lmtp_session *s, const struct smtp_command *cmd)
 		reply(s, 553, "5.6.7", "SMTPUTF8 required for this address");
 		return;
 	}
-	struct rcpt_job *job = sp_calloc(1, sizeof(*job));
-	job->srv = s->srv;
-	job->declared_size = s->declared_size;
+	char address[RCPT_ADDRESS_MAX];
 	if (cmd->path.postmaster) {
-		snprintf(job->address, sizeof(job->address), "postmaster@%s", s->srv->hostname);
+		snprintf(address, sizeof(address), "postmaster@%s", s->srv->hostname);
 	} else if (cmd->path.domain_literal ||
-	           cmd->path.local.len + cmd->path.domain.len + 2 > sizeof(job->address)) {
-		free(job);
+	           cmd->path.local.len + cmd->path.domain.len + 2 > sizeof(address)) {
 		reply(s, 550, "5.1.1", "No such user here");
 		return;
 	} else {
-		snprintf(job->address, sizeof(job->address), "%.*s@%.*s", (int)cmd->path.local.len,
+		snprintf(address, sizeof(address), "%.*s@%.*s", (int)cmd->path.local.len,
 		         (const char *)cmd->path.local.ptr, (int)cmd->path.domain.len,
 		         (const char *)cmd->path.domain.ptr);
 	}
-	const struct delivery_rcpt *known = rcpt_cache_find(s->srv, job->address);
+	const struct delivery_rcpt *known = rcpt_cache_find(s->srv, address);
 	if (known != NULL) {
 		rcpt_accept(s, known);
 		reply(s, 250, "2.1.5", "OK");
-		free(job);
 		return;
 	}
+	struct rcpt_job *job = sp_calloc(1, sizeof(*job));
+	job->srv = s->srv;
 	job->generation = s->srv->generation;
+	job->declared_size = s->declared_size;
+	memcpy(job->address, address, sizeof(address));
 	submit(s, rcpt_work, rcpt_done, job);
 }
 

@@ -53,7 +53,8 @@ static void conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
 		return;
 	conn->last_activity = sp_now_ms();
 	size_t pending = sp_conn_output_pending(conn);
-	if (conn->direct && pending == 0)
+	/* Direct mode: the write event was only lent for a partial write. */
+	if (conn->direct && pending == 0 && (bufferevent_get_enabled(conn->layers[0]) & EV_WRITE))
 		bufferevent_disable(conn->layers[0], EV_WRITE);
 	if (conn->flush_close && pending == 0) {
 		conn->notify_close = true;
@@ -147,9 +148,11 @@ static void conn_setup_top(struct sp_conn *conn)
 	/* Layers above the socket write into it through its output buffer,
 	 * which then needs libevent's write event. */
 	conn->direct = conn->n_layers == 1 && !conn->tls;
-	bufferevent_enable(top, conn->direct ? EV_READ : EV_READ | EV_WRITE);
+	bufferevent_enable(top, EV_READ);
 	if (conn->direct) /* a new bufferevent starts with EV_WRITE enabled */
 		bufferevent_disable(top, EV_WRITE);
+	else
+		bufferevent_enable(top, EV_WRITE);
 }
 
 /* Direct mode: hands the output to the kernel now; what it does not take

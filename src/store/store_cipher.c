@@ -227,7 +227,6 @@ static void page_nonce(struct cipher_thread *t, uint8_t nonce[NONCE_LEN])
 		t->nonces_used = 0;
 	}
 	memcpy(nonce, t->nonces + t->nonces_used, NONCE_LEN);
-	sodium_memzero(t->nonces + t->nonces_used, NONCE_LEN);
 	t->nonces_used += NONCE_LEN;
 }
 

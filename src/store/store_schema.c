@@ -143,7 +143,7 @@ static const char schema_v3[] =
  * fits a plain 4 KiB page, but a cipher's 32 reserved bytes leave a table
  * leaf 4,029 bytes of local payload: every larger block spilled into an
  * overflow page of its own, two pages to read, decrypt and write per
- * block, 12 % more file. Segments written before keep their blocks until
+ * block, and a larger file. Segments written before keep their blocks until
  * merged. */
 static const char schema_v4[] = "INSERT INTO fts(fts, rank) VALUES('pgsz', 4000);";
 
